@@ -1,0 +1,461 @@
+//! The host side of one run: clone the box's init, watch its output, clocks and
+//! cgroup, enforce the limits, reap it and say what happened.
+
+use std::ffi::{CString, OsStr, OsString};
+use std::io;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use crate::cgroup::RunCgroup;
+use crate::child::{self, ChildPlan, Step, RECORD_LEN, TAG_WAIT_STATUS};
+use crate::config::{RunSpec, BOX_DIR, BOX_UID};
+use crate::error::{Result, SandboxError};
+use crate::outcome::{Captured, Limit, Outcome, Status, Stream};
+use crate::sys;
+
+/// The parts of a box a run needs.
+pub(crate) struct RunContext<'a> {
+    pub root: &'a Path,
+    pub work: &'a Path,
+    pub tmp: &'a Path,
+    pub shm: &'a Path,
+    pub netns: RawFd,
+    pub host_uid: u32,
+    pub seccomp: libc::sock_fprog,
+    pub cgroup: &'a RunCgroup,
+    pub cpus: u32,
+}
+
+/// `CLONE_INTO_CGROUP` (libc's constant is an overflowing `c_int`).
+const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
+
+/// Shortest pause between two reads of the cgroup's CPU counter.
+const MIN_CPU_CHECK: Duration = Duration::from_millis(2);
+
+fn c(bytes: &[u8], what: &'static str) -> Result<CString> {
+    CString::new(bytes).map_err(|_| SandboxError::NulByte { what })
+}
+
+fn cpath(base: &Path, inside: &str) -> Result<CString> {
+    sys::cstring(&base.join(inside.trim_start_matches('/')))
+}
+
+/// Where `argv[0]` may be: itself if it names a path, else each `PATH` entry.
+fn exec_candidates(program: &OsStr, env: &[(OsString, OsString)]) -> Result<Vec<CString>> {
+    let bytes = program.as_bytes();
+    if bytes.contains(&b'/') {
+        return Ok(vec![c(bytes, "program path")?]);
+    }
+    let path = env
+        .iter()
+        .rev()
+        .find(|(k, _)| k == "PATH")
+        .map(|(_, v)| v.as_bytes())
+        .unwrap_or(b"/usr/bin:/bin");
+    path.split(|&b| b == b':')
+        .map(|dir| {
+            let dir: &[u8] = if dir.is_empty() { b"." } else { dir };
+            let mut full = dir.to_vec();
+            full.push(b'/');
+            full.extend_from_slice(bytes);
+            c(&full, "PATH entry")
+        })
+        .collect()
+}
+
+fn rlimit(resource: u32, value: u64) -> (libc::c_int, libc::rlimit) {
+    (
+        resource as libc::c_int,
+        libc::rlimit {
+            rlim_cur: value,
+            rlim_max: value,
+        },
+    )
+}
+
+struct Prepared {
+    plan: ChildPlan,
+    // Storage the plan's raw pointers point into.
+    _argv: Vec<CString>,
+    _envp: Vec<CString>,
+}
+
+fn prepare(ctx: &RunContext<'_>, spec: &RunSpec, fds: [RawFd; 4]) -> Result<Prepared> {
+    if spec.argv.is_empty() {
+        return Err(SandboxError::InvalidRequest("argv is empty".into()));
+    }
+    if !spec.cwd.is_absolute() {
+        return Err(SandboxError::InvalidPath {
+            path: spec.cwd.clone(),
+            reason: "the working directory must be absolute",
+        });
+    }
+    let argv: Vec<CString> = spec
+        .argv
+        .iter()
+        .map(|a| c(a.as_bytes(), "an argument"))
+        .collect::<Result<_>>()?;
+    let envp: Vec<CString> = spec
+        .env
+        .iter()
+        .map(|(k, v)| {
+            if k.is_empty() || k.as_bytes().contains(&b'=') {
+                return Err(SandboxError::InvalidRequest(format!(
+                    "bad environment variable name {k:?}"
+                )));
+            }
+            let mut entry = k.as_bytes().to_vec();
+            entry.push(b'=');
+            entry.extend_from_slice(v.as_bytes());
+            c(&entry, "an environment variable")
+        })
+        .collect::<Result<_>>()?;
+    let pointers = |v: &Vec<CString>| {
+        let mut p: Vec<*const libc::c_char> = v.iter().map(|s| s.as_ptr()).collect();
+        p.push(std::ptr::null());
+        p
+    };
+    let limits = &spec.limits;
+    let cpu_seconds = limits.cpu_time.as_secs() + 2;
+    let plan = ChildPlan {
+        report_fd: fds[0],
+        stdin_fd: fds[1],
+        stdout_fd: fds[2],
+        stderr_fd: fds[3],
+        netns_fd: ctx.netns,
+        cgroup_procs: ctx.cgroup.procs_files.clone(),
+        hostname: c(b"box", "hostname")?,
+        binds: vec![
+            (sys::cstring(ctx.work)?, cpath(ctx.root, BOX_DIR)?),
+            (sys::cstring(ctx.tmp)?, cpath(ctx.root, "tmp")?),
+            (sys::cstring(ctx.shm)?, cpath(ctx.root, "dev/shm")?),
+        ],
+        proc_dir: cpath(ctx.root, "proc")?,
+        new_root: sys::cstring(ctx.root)?,
+        put_old: cpath(ctx.root, ".old")?,
+        put_old_inside: c(b"/.old", "path")?,
+        uid_map: c(format!("{BOX_UID} {} 1\n", ctx.host_uid).as_bytes(), "map")?,
+        gid_map: c(format!("{BOX_UID} {} 1\n", ctx.host_uid).as_bytes(), "map")?,
+        rlimits: vec![
+            rlimit(libc::RLIMIT_CORE, 0),
+            rlimit(libc::RLIMIT_FSIZE, limits.file_size_bytes),
+            rlimit(libc::RLIMIT_NOFILE, limits.open_files),
+            rlimit(libc::RLIMIT_STACK, limits.stack_bytes),
+            // Second lines behind the cgroup's pids.max and the CPU clock below.
+            rlimit(libc::RLIMIT_NPROC, u64::from(limits.max_processes)),
+            rlimit(libc::RLIMIT_CPU, cpu_seconds),
+            rlimit(libc::RLIMIT_MSGQUEUE, 0),
+        ],
+        cwd: c(spec.cwd.as_os_str().as_bytes(), "working directory")?,
+        inner_id: BOX_UID,
+        exec_candidates: exec_candidates(&spec.argv[0], &spec.env)?,
+        argv: pointers(&argv),
+        envp: pointers(&envp),
+        seccomp: ctx.seccomp,
+    };
+    Ok(Prepared {
+        plan,
+        _argv: argv,
+        _envp: envp,
+    })
+}
+
+/// Clones the box's init with its namespaces. Returns its pidfd.
+fn spawn(ctx: &RunContext<'_>, plan: &ChildPlan) -> Result<OwnedFd> {
+    let mut pidfd: RawFd = -1;
+    let mut flags = (libc::CLONE_NEWPID
+        | libc::CLONE_NEWNS
+        | libc::CLONE_NEWIPC
+        | libc::CLONE_NEWUTS
+        | libc::CLONE_PIDFD) as u64;
+    let mut cgroup_fd = 0u64;
+    if let Some(fd) = &ctx.cgroup.dir_fd {
+        flags |= CLONE_INTO_CGROUP;
+        cgroup_fd = fd.as_raw_fd() as u64;
+    }
+    // SAFETY: clone_args is plain data; zeroed is a valid value for every field.
+    let mut args: libc::clone_args = unsafe { std::mem::zeroed() };
+    args.flags = flags;
+    args.pidfd = &mut pidfd as *mut RawFd as u64;
+    args.exit_signal = libc::SIGCHLD as u64;
+    args.cgroup = cgroup_fd;
+    // SAFETY: clone3 without a stack behaves like fork: the child gets a copy of this
+    // address space and continues here. The child branch calls `box_init`, which
+    // never returns and, being written for a post-fork child, neither allocates nor
+    // locks (see child.rs).
+    let pid = unsafe {
+        libc::syscall(
+            libc::SYS_clone3,
+            &mut args as *mut libc::clone_args,
+            std::mem::size_of::<libc::clone_args>(),
+        )
+    };
+    if pid == 0 {
+        // SAFETY: we are the freshly cloned child and `plan` is valid in our copy.
+        unsafe { child::box_init(plan) }
+    }
+    if pid < 0 {
+        return Err(SandboxError::last_os("clone3 of the box's init"));
+    }
+    // SAFETY: the kernel stored a fresh pidfd for us (CLONE_PIDFD).
+    Ok(unsafe { OwnedFd::from_raw_fd(pidfd) })
+}
+
+/// One output stream being collected.
+struct Collector {
+    fd: Option<OwnedFd>,
+    stream: Stream,
+    cap: usize,
+    captured: Captured,
+}
+
+impl Collector {
+    /// Reads what is available. Returns true when the cap was passed.
+    fn drain(&mut self, buf: &mut [u8], observer: &mut dyn FnMut(Stream, &[u8])) -> bool {
+        let Some(fd) = &self.fd else { return false };
+        loop {
+            // SAFETY: reads into a live buffer from a descriptor we own.
+            let n = unsafe { libc::read(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
+            if n == 0 {
+                self.fd = None;
+                return false;
+            }
+            if n < 0 {
+                let e = io::Error::last_os_error();
+                if e.kind() == io::ErrorKind::Interrupted {
+                    continue;
+                }
+                if e.kind() != io::ErrorKind::WouldBlock {
+                    self.fd = None;
+                }
+                return false;
+            }
+            let chunk = &buf[..n as usize];
+            let room = self.cap - self.captured.bytes.len();
+            let kept = &chunk[..chunk.len().min(room)];
+            if !kept.is_empty() {
+                observer(self.stream, kept);
+                self.captured.bytes.extend_from_slice(kept);
+            }
+            if chunk.len() > room {
+                self.captured.truncated = true;
+                return true;
+            }
+        }
+    }
+}
+
+/// Runs `spec` in the box described by `ctx`.
+pub(crate) fn run(
+    ctx: &RunContext<'_>,
+    spec: &RunSpec,
+    observer: &mut dyn FnMut(Stream, &[u8]),
+) -> Result<Outcome> {
+    let limits = &spec.limits;
+    if limits.wall_time.is_zero() || limits.cpu_time.is_zero() || limits.memory_bytes == 0 {
+        return Err(SandboxError::InvalidRequest(
+            "time and memory limits must be positive".into(),
+        ));
+    }
+    let stdin = sys::memfd_with(&spec.stdin)?;
+    let (out_r, out_w) = sys::pipe()?;
+    let (err_r, err_w) = sys::pipe()?;
+    let (rep_r, rep_w) = sys::pipe()?;
+    for fd in [&out_r, &err_r, &rep_r] {
+        sys::set_nonblocking(fd)?;
+    }
+    let prepared = prepare(
+        ctx,
+        spec,
+        [
+            rep_w.as_raw_fd(),
+            stdin.as_raw_fd(),
+            out_w.as_raw_fd(),
+            err_w.as_raw_fd(),
+        ],
+    )?;
+
+    let started = Instant::now();
+    let pidfd = spawn(ctx, &prepared.plan)?;
+    drop((out_w, err_w, rep_w, stdin));
+
+    let mut collectors = [
+        Collector {
+            fd: Some(out_r),
+            stream: Stream::Stdout,
+            cap: limits.stdout_bytes,
+            captured: Captured::default(),
+        },
+        Collector {
+            fd: Some(err_r),
+            stream: Stream::Stderr,
+            cap: limits.stderr_bytes,
+            captured: Captured::default(),
+        },
+    ];
+    let mut reports = Vec::new();
+    let mut killed_for = None;
+    let mut buf = vec![0u8; 64 * 1024];
+    let deadline = started + limits.wall_time;
+    let mut next_cpu_check = started + (limits.cpu_time / ctx.cpus).max(MIN_CPU_CHECK);
+
+    loop {
+        let now = Instant::now();
+        if now >= deadline {
+            killed_for = Some(Limit::WallTime);
+            break;
+        }
+        if now >= next_cpu_check {
+            let used = ctx.cgroup.cpu_usage().unwrap_or_default();
+            if used >= limits.cpu_time {
+                killed_for = Some(Limit::CpuTime);
+                break;
+            }
+            // The soonest the budget could run out, with every CPU busy.
+            next_cpu_check = now + ((limits.cpu_time - used) / ctx.cpus).max(MIN_CPU_CHECK);
+        }
+        let wake = deadline.min(next_cpu_check);
+        let timeout = wake.saturating_duration_since(Instant::now());
+        let mut pollfds = vec![libc::pollfd {
+            fd: pidfd.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        }];
+        for col in &collectors {
+            if let Some(fd) = &col.fd {
+                pollfds.push(libc::pollfd {
+                    fd: fd.as_raw_fd(),
+                    events: libc::POLLIN,
+                    revents: 0,
+                });
+            }
+        }
+        let ts = libc::timespec {
+            tv_sec: timeout.as_secs() as libc::time_t,
+            tv_nsec: timeout.subsec_nanos() as libc::c_long,
+        };
+        // SAFETY: ppoll over a live array of pollfds with a valid timespec.
+        let r = unsafe {
+            libc::ppoll(
+                pollfds.as_mut_ptr(),
+                pollfds.len() as libc::nfds_t,
+                &ts,
+                std::ptr::null(),
+            )
+        };
+        if r < 0 {
+            let e = io::Error::last_os_error();
+            if e.kind() == io::ErrorKind::Interrupted {
+                continue;
+            }
+            sys::pidfd_kill(pidfd.as_raw_fd());
+            let _ = sys::pidfd_reap(pidfd.as_raw_fd());
+            return Err(SandboxError::io("ppoll", e));
+        }
+        let mut over_cap = false;
+        for col in collectors.iter_mut() {
+            over_cap |= col.drain(&mut buf, observer);
+        }
+        read_reports(&rep_r, &mut reports);
+        if over_cap {
+            killed_for = Some(Limit::Output);
+            break;
+        }
+        if pollfds[0].revents != 0 {
+            break;
+        }
+    }
+
+    // The init's death makes the kernel kill every process in the box's pid
+    // namespace; waitid returns once they are all gone.
+    sys::pidfd_kill(pidfd.as_raw_fd());
+    sys::pidfd_reap(pidfd.as_raw_fd())?;
+    let wall_time = started.elapsed();
+    if killed_for != Some(Limit::Output) {
+        for col in collectors.iter_mut() {
+            if col.drain(&mut buf, observer) {
+                killed_for.get_or_insert(Limit::Output);
+            }
+        }
+    }
+    read_reports(&rep_r, &mut reports);
+    let [stdout, stderr] = collectors.map(|c| c.captured);
+
+    let cpu_time = ctx.cgroup.cpu_usage().unwrap_or_default();
+    let memory_peak_bytes = ctx.cgroup.memory_peak();
+    let oom_kills = ctx.cgroup.oom_kills();
+
+    let mut wait_status = None;
+    for &(tag, value) in &reports {
+        if tag == TAG_WAIT_STATUS {
+            wait_status = Some(value);
+        } else if let Some(step) = Step::from_tag(tag) {
+            let source = io::Error::from_raw_os_error(value);
+            return Err(if step == Step::Exec {
+                SandboxError::Exec {
+                    program: spec.argv[0].to_string_lossy().into_owned(),
+                    source,
+                }
+            } else {
+                SandboxError::Setup {
+                    step: step.name(),
+                    source,
+                }
+            });
+        }
+    }
+
+    let (exit_code, signal) = match wait_status {
+        Some(s) if libc::WIFEXITED(s) => (Some(libc::WEXITSTATUS(s)), None),
+        Some(s) if libc::WIFSIGNALED(s) => (None, Some(libc::WTERMSIG(s))),
+        _ => (None, None),
+    };
+    let limit = killed_for.or_else(|| {
+        if oom_kills > 0 {
+            Some(Limit::Memory)
+        } else if signal == Some(libc::SIGXFSZ) {
+            Some(Limit::FileSize)
+        } else if signal == Some(libc::SIGXCPU) || cpu_time >= limits.cpu_time && signal.is_some() {
+            Some(Limit::CpuTime)
+        } else {
+            None
+        }
+    });
+    let (status, signal) = match (limit, exit_code, signal) {
+        (Some(_), _, s) => (Status::LimitExceeded, s.or(Some(libc::SIGKILL))),
+        (None, Some(_), _) => (Status::Exited, None),
+        (None, None, Some(s)) => (Status::Signaled, Some(s)),
+        (None, None, None) => {
+            return Err(SandboxError::InvalidRequest(
+                "the box's init died without reporting the program's status".into(),
+            ))
+        }
+    };
+    Ok(Outcome {
+        status,
+        exit_code: if limit.is_some() { None } else { exit_code },
+        signal,
+        limit,
+        stdout,
+        stderr,
+        wall_time,
+        cpu_time,
+        memory_peak_bytes,
+    })
+}
+
+fn read_reports(fd: &OwnedFd, out: &mut Vec<(u32, i32)>) {
+    let mut record = [0u8; RECORD_LEN];
+    loop {
+        // SAFETY: reads one record into a live stack buffer.
+        let n = unsafe { libc::read(fd.as_raw_fd(), record.as_mut_ptr().cast(), RECORD_LEN) };
+        if n != RECORD_LEN as isize {
+            return;
+        }
+        let tag = u32::from_ne_bytes(record[..4].try_into().expect("4 bytes"));
+        let value = i32::from_ne_bytes(record[4..].try_into().expect("4 bytes"));
+        out.push((tag, value));
+    }
+}

@@ -1,0 +1,172 @@
+//! Box life cycle: runs, statuses, errors, teardown and concurrency.
+
+mod common;
+
+use std::time::Duration;
+
+use codeexec_sandbox::*;
+use common::*;
+
+#[test]
+fn compile_then_run_in_one_box() {
+    let sb = sandbox();
+    let mut bx = sb.create_box(&BoxLimits::default()).unwrap();
+    bx.stage_file(
+        "src/main.c",
+        b"#include <stdio.h>\nint main(int c, char **v){char b[64]; if(!fgets(b,64,stdin)) return 3; printf(\"%s|%s\", v[1], b); return 0;}\n",
+        false,
+    )
+    .unwrap();
+    let compile = bx
+        .run(&RunSpec::new(["gcc", "-o", "prog", "src/main.c"]).limits(limits(20_000, 20_000, 512)))
+        .unwrap();
+    assert!(compile.success(), "{}", stderr(&compile));
+    let run = bx
+        .run(&RunSpec::new(["./prog", "arg"]).stdin("line\n"))
+        .unwrap();
+    assert!(run.success(), "{run:?}");
+    assert_eq!(stdout(&run), "arg|line\n");
+    assert!(run.memory_peak_bytes.is_some());
+    assert!(run.wall_time > Duration::ZERO);
+}
+
+#[test]
+fn exit_codes_and_signals_are_reported() {
+    let sb = sandbox();
+    let mut bx = sb.create_box(&BoxLimits::default()).unwrap();
+    let o = bx.run(&sh("exit 42")).unwrap();
+    assert_eq!(
+        (o.status, o.exit_code, o.signal),
+        (Status::Exited, Some(42), None)
+    );
+    let o = bx.run(&sh("kill -SEGV $$")).unwrap();
+    assert_eq!(
+        (o.status, o.exit_code, o.signal),
+        (Status::Signaled, None, Some(libc::SIGSEGV))
+    );
+    assert_eq!(o.limit, None);
+}
+
+#[test]
+fn file_size_limit_is_reported() {
+    let sb = sandbox();
+    let mut bx = sb.create_box(&BoxLimits::default()).unwrap();
+    let spec = sh("exec head -c 2000000 /dev/zero > /box/f").limits(Limits {
+        file_size_bytes: 1 << 20,
+        ..Limits::default()
+    });
+    let o = bx.run(&spec).unwrap();
+    assert_eq!(o.limit, Some(Limit::FileSize), "{o:?}");
+}
+
+#[test]
+fn a_missing_program_is_an_exec_error() {
+    let sb = sandbox();
+    let mut bx = sb.create_box(&BoxLimits::default()).unwrap();
+    let err = bx.run(&RunSpec::new(["no-such-program-xyz"])).unwrap_err();
+    assert!(matches!(err, SandboxError::Exec { .. }), "{err}");
+    assert!(err.to_string().contains("no-such-program-xyz"), "{err}");
+    // The box is still usable.
+    assert!(bx.run(&sh("true")).unwrap().success());
+}
+
+#[test]
+fn bad_requests_are_clear_errors() {
+    let sb = sandbox();
+    let mut bx = sb.create_box(&BoxLimits::default()).unwrap();
+    let empty = RunSpec::new(Vec::<String>::new());
+    assert!(matches!(
+        bx.run(&empty),
+        Err(SandboxError::InvalidRequest(_))
+    ));
+    assert!(matches!(
+        bx.run(&RunSpec::new(["a\0b"])),
+        Err(SandboxError::NulByte { .. })
+    ));
+    let mut relative = sh("true");
+    relative.cwd = "box".into();
+    assert!(matches!(
+        bx.run(&relative),
+        Err(SandboxError::InvalidPath { .. })
+    ));
+}
+
+#[test]
+fn destroying_a_box_leaves_no_mount_cgroup_or_file() {
+    let sb = sandbox();
+    let mut bx = sb.create_box(&BoxLimits::default()).unwrap();
+    bx.stage_file("x", b"data", false).unwrap();
+    let o = bx.run(&sh("sleep 0.05 & echo hi > /box/y")).unwrap();
+    assert!(o.success());
+    let dir = bx.host_dir().to_path_buf();
+    assert!(dir.exists());
+    let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    assert!(mounts.contains(dir.to_str().unwrap()));
+    bx.destroy().unwrap();
+    assert!(!dir.exists());
+    let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    assert!(!mounts.contains(dir.to_str().unwrap()));
+    let prefix = format!("{}-b", sb.instance_id());
+    for controller in ["memory", "pids", "cpuacct"] {
+        let parent = std::path::Path::new("/sys/fs/cgroup")
+            .join(controller)
+            .join("codeexec");
+        if let Ok(entries) = std::fs::read_dir(&parent) {
+            for e in entries.flatten() {
+                let name = e.file_name().to_string_lossy().into_owned();
+                assert!(!name.starts_with(&prefix), "leftover cgroup {name}");
+            }
+        }
+    }
+}
+
+#[test]
+fn many_boxes_run_concurrently() {
+    let sb = sandbox();
+    let handles: Vec<_> = (0..8)
+        .map(|i| {
+            let sb = sb.clone();
+            std::thread::spawn(move || {
+                let mut bx = sb.create_box(&BoxLimits::default()).unwrap();
+                let o = bx.run(&sh(&format!("echo box {i}; id -u"))).unwrap();
+                (bx.host_uid(), stdout(&o))
+            })
+        })
+        .collect();
+    let mut uids = Vec::new();
+    for (i, h) in handles.into_iter().enumerate() {
+        let (uid, out) = h.join().unwrap();
+        assert_eq!(out, format!("box {i}\n1000\n"));
+        uids.push(uid);
+    }
+    uids.sort();
+    uids.dedup();
+    assert_eq!(uids.len(), 8, "each live box has its own host uid");
+}
+
+#[test]
+fn streaming_observer_sees_output_as_it_comes() {
+    let sb = sandbox();
+    let mut bx = sb.create_box(&BoxLimits::default()).unwrap();
+    let started = std::time::Instant::now();
+    let mut first_chunk_at = None;
+    let mut chunks = Vec::new();
+    let o = bx
+        .run_observed(
+            &sh("echo first; sleep 0.3; echo second >&2"),
+            &mut |s, b| {
+                first_chunk_at.get_or_insert(started.elapsed());
+                chunks.push((s, b.to_vec()));
+            },
+        )
+        .unwrap();
+    assert!(o.success());
+    assert_eq!(
+        chunks,
+        [
+            (Stream::Stdout, b"first\n".to_vec()),
+            (Stream::Stderr, b"second\n".to_vec())
+        ]
+    );
+    assert!(first_chunk_at.unwrap() < Duration::from_millis(250));
+}
