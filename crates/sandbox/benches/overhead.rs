@@ -14,20 +14,26 @@ fn median(mut samples: Vec<Duration>) -> Duration {
     samples[samples.len() / 2]
 }
 
-fn time_n(runs: usize, mut f: impl FnMut()) -> Duration {
-    // A few warm-up runs fill caches (page cache, dentries) for every contender alike.
-    for _ in 0..runs.min(10) {
-        f();
+type Contender<'a> = (&'static str, Box<dyn FnMut() + 'a>);
+
+/// Times every contender `runs` times, interleaved (one run of each in turn), so
+/// that whatever else loads the machine weighs on all of them alike. A few warm-up
+/// runs first fill caches (page cache, dentries) for every contender.
+fn race(runs: usize, contenders: &mut [Contender<'_>]) -> Vec<Duration> {
+    for (_, f) in contenders.iter_mut() {
+        for _ in 0..5 {
+            f();
+        }
     }
-    median(
-        (0..runs)
-            .map(|_| {
-                let t = Instant::now();
-                f();
-                t.elapsed()
-            })
-            .collect(),
-    )
+    let mut samples = vec![Vec::with_capacity(runs); contenders.len()];
+    for _ in 0..runs {
+        for (i, (_, f)) in contenders.iter_mut().enumerate() {
+            let t = Instant::now();
+            f();
+            samples[i].push(t.elapsed());
+        }
+    }
+    samples.into_iter().map(median).collect()
 }
 
 fn bare<'a>(argv: &'a [&'a str]) -> impl FnMut() + 'a {
@@ -161,41 +167,54 @@ fn main() {
     );
     println!("|---|---|---|---|---|---|---|---|---|");
     for (name, host_argv, box_argv) in &cases {
-        let bare_t = time_n(runs, bare(host_argv));
-
+        let spec = RunSpec::new(box_argv.clone());
         let mut bx = sandbox.create_box(&BoxLimits::default()).unwrap();
         bx.stage_file("hello", &hello_bytes, true).unwrap();
-        let spec = RunSpec::new(box_argv.clone());
-        let run_t = time_n(runs, || {
-            let o = bx.run(&spec).unwrap();
-            assert!(o.success(), "{o:?}");
-        });
-        drop(bx);
-
-        let cycle_t = time_n(runs, || {
-            let mut bx = sandbox.create_box(&BoxLimits::default()).unwrap();
-            bx.stage_file("hello", &hello_bytes, true).unwrap();
-            let o = bx.run(&spec).unwrap();
-            assert!(o.success(), "{o:?}");
-            bx.destroy().unwrap();
-        });
-
-        let bwrap_t = with_bwrap.then(|| {
-            std::fs::copy(&hello, work.path().join("hello-box")).unwrap();
-            let box_dir = work.path();
-            let argv: Vec<&str> = box_argv
+        std::fs::copy(&hello, work.path().join("hello-box")).unwrap();
+        let bwrap_full = bwrap_argv(
+            &box_argv
                 .iter()
                 .map(|a| if *a == "./hello" { "./hello-box" } else { a })
-                .collect();
-            let full = bwrap_argv(&argv, box_dir);
-            let full: Vec<&str> = full.iter().map(String::as_str).collect();
-            time_n(runs, bare(&full))
-        });
-        let firejail_t = with_firejail.then(|| {
-            let full = firejail_argv(host_argv);
-            let full: Vec<&str> = full.iter().map(String::as_str).collect();
-            time_n(runs.min(50), bare(&full))
-        });
+                .collect::<Vec<_>>(),
+            work.path(),
+        );
+        let bwrap_full: Vec<&str> = bwrap_full.iter().map(String::as_str).collect();
+        let firejail_full = firejail_argv(host_argv);
+        let firejail_full: Vec<&str> = firejail_full.iter().map(String::as_str).collect();
+
+        let mut contenders: Vec<Contender<'_>> = vec![
+            ("bare", Box::new(bare(host_argv))),
+            (
+                "codeexec run",
+                Box::new(|| {
+                    let o = bx.run(&spec).unwrap();
+                    assert!(o.success(), "{o:?}");
+                }),
+            ),
+            (
+                "codeexec box+run+destroy",
+                Box::new(|| {
+                    let mut fresh = sandbox.create_box(&BoxLimits::default()).unwrap();
+                    fresh.stage_file("hello", &hello_bytes, true).unwrap();
+                    let o = fresh.run(&spec).unwrap();
+                    assert!(o.success(), "{o:?}");
+                    fresh.destroy().unwrap();
+                }),
+            ),
+        ];
+        if with_bwrap {
+            contenders.push(("bwrap", Box::new(bare(&bwrap_full))));
+        }
+        if with_firejail {
+            contenders.push(("firejail", Box::new(bare(&firejail_full))));
+        }
+        let medians = race(runs, &mut contenders);
+        drop(contenders);
+        let bare_t = medians[0];
+        let run_t = medians[1];
+        let cycle_t = medians[2];
+        let bwrap_t = with_bwrap.then(|| medians[3]);
+        let firejail_t = with_firejail.then(|| medians[medians.len() - 1]);
 
         let ratio = |t: Duration| format!("{:.2}x", t.as_secs_f64() / bare_t.as_secs_f64());
         println!(

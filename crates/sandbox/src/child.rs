@@ -117,7 +117,7 @@ pub(crate) struct ChildPlan {
     pub stdout_fd: RawFd,
     pub stderr_fd: RawFd,
     pub netns_fd: RawFd,
-    /// cgroup v1: `cgroup.procs` files `box_init` writes itself into.
+    /// cgroup v1: `tasks` files `box_init` writes itself into.
     pub cgroup_procs: Vec<CString>,
     pub hostname: CString,
     /// (source, target) bind mounts of the box's own directories into the new root.

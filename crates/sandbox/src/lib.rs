@@ -68,7 +68,6 @@ struct Inner {
     netns: NetnsPool,
     uids: UidPool,
     next_box: AtomicU64,
-    next_run: AtomicU64,
     cpus: u32,
     // Dropped last: unmounts everything of this instance.
     instance: Instance,
@@ -79,15 +78,15 @@ impl Sandbox {
     /// and (unless disabled) runs `/bin/true` in a box to prove it all works.
     pub fn new(config: SandboxConfig) -> Result<Sandbox> {
         check_host()?;
-        let cgroups = Cgroups::detect(&config.cgroup_parent)?;
         let instance = Instance::create(&config)?;
+        let cpus = std::thread::available_parallelism().map_or(1, |n| n.get() as u32);
+        let cgroups = Cgroups::detect(&config.cgroup_parent, &instance.id, 2 * cpus as usize)?;
         let state = config.state_dir.clone();
         cgroups.remove_stale(|name| {
-            name.split_once("-b")
+            name.rsplit_once("-c")
                 .is_some_and(|(id, _)| id != instance.id && !rootfs::instance_alive(&state, id))
         });
         let uids = UidPool::new(&config.state_dir, config.uid_base, config.uid_count)?;
-        let cpus = std::thread::available_parallelism().map_or(1, |n| n.get() as u32);
         let sandbox = Sandbox {
             inner: Arc::new(Inner {
                 cgroups,
@@ -95,7 +94,6 @@ impl Sandbox {
                 netns: NetnsPool::default(),
                 uids,
                 next_box: AtomicU64::new(0),
-                next_run: AtomicU64::new(0),
                 cpus,
                 instance,
                 config,
@@ -141,7 +139,6 @@ impl Sandbox {
         let fs = boxfs::BoxFs::create(inner.instance.boxes.join(id.to_string()), uid.uid, limits)?;
         Ok(BoxHandle {
             sandbox: self.inner.clone(),
-            id,
             fs: Some(fs),
             uid,
             netns: Some(netns),
@@ -153,7 +150,6 @@ impl Sandbox {
 /// One box: its filesystem, uid and network namespace. Destroyed on drop.
 pub struct BoxHandle {
     sandbox: Arc<Inner>,
-    id: u64,
     fs: Option<boxfs::BoxFs>,
     uid: UidLease,
     netns: Option<OwnedFd>,
@@ -188,15 +184,10 @@ impl BoxHandle {
         observer: &mut dyn FnMut(Stream, &[u8]),
     ) -> Result<Outcome> {
         let inner = self.sandbox.clone();
-        let run_id = inner.next_run.fetch_add(1, Ordering::Relaxed);
-        let name = format!("{}-b{}-r{}", inner.instance.id, self.id, run_id);
-        let cgroup = inner.cgroups.create_run(
-            &name,
-            CgroupLimits {
-                memory_bytes: spec.limits.memory_bytes,
-                max_processes: spec.limits.max_processes,
-            },
-        )?;
+        let cgroup = inner.cgroups.create_run(CgroupLimits {
+            memory_bytes: spec.limits.memory_bytes,
+            max_processes: spec.limits.max_processes,
+        })?;
         self.has_run = true;
         let fs = self.fs()?;
         let ctx = supervise::RunContext {

@@ -2,6 +2,7 @@
 //! whole process tree. Hosts have either cgroup v1 (one hierarchy per controller) or a
 //! pure cgroup v2 tree; both are detected at start-up and driven through one type.
 
+mod spares;
 mod v1;
 mod v2;
 
@@ -24,11 +25,11 @@ pub enum CgroupVersion {
 }
 
 /// The cgroups under which this host's runs are created.
-#[derive(Debug)]
 pub struct Cgroups {
     version: CgroupVersion,
     /// v1: one parent per controller (memory, pids, cpuacct); v2: one parent.
     parents: Vec<PathBuf>,
+    spares: spares::Spares,
 }
 
 /// Memory and process limits of one run.
@@ -43,28 +44,23 @@ pub struct CgroupLimits {
 pub struct RunCgroup {
     version: CgroupVersion,
     dirs: Vec<PathBuf>,
-    /// v1: `cgroup.procs` files the child writes itself into.
+    /// v1: `tasks` files the child writes itself into.
     pub(crate) procs_files: Vec<CString>,
     /// v2: directory fd for `clone3(CLONE_INTO_CGROUP)`.
     pub(crate) dir_fd: Option<OwnedFd>,
 }
 
 impl Cgroups {
-    /// Detects the cgroup version and prepares the parent cgroup `name`.
-    pub fn detect(name: &str) -> Result<Cgroups> {
+    /// Detects the cgroup version and prepares the parent cgroup `name`. Run cgroups
+    /// are named `<prefix>-c<n>`; `spare_count` of them are kept made in advance.
+    pub fn detect(name: &str, prefix: &str, spare_count: usize) -> Result<Cgroups> {
         let root = Path::new(CGROUP_ROOT);
-        if root.join("cgroup.controllers").exists() {
-            v2::prepare(root, name).map(|parent| Cgroups {
-                version: CgroupVersion::V2,
-                parents: vec![parent],
-            })
+        let (version, parents) = if root.join("cgroup.controllers").exists() {
+            (CgroupVersion::V2, vec![v2::prepare(root, name)?])
         } else if root.join("memory").join("memory.limit_in_bytes").exists() {
-            v1::prepare(root, name).map(|parents| Cgroups {
-                version: CgroupVersion::V1,
-                parents,
-            })
+            (CgroupVersion::V1, v1::prepare(root, name)?)
         } else {
-            Err(SandboxError::Unsupported {
+            return Err(SandboxError::Unsupported {
                 what: format!(
                     "no usable cgroup hierarchy at {CGROUP_ROOT} (neither a cgroup v2 tree \
                      nor a cgroup v1 memory controller)"
@@ -72,24 +68,29 @@ impl Cgroups {
                 fix: "mount cgroup2 at /sys/fs/cgroup (or the v1 memory, pids and cpuacct \
                       controllers under it) and enable the memory controller"
                     .into(),
-            })
-        }
+            });
+        };
+        let spares = spares::Spares::start(parents.clone(), prefix.to_string(), spare_count);
+        Ok(Cgroups {
+            version,
+            parents,
+            spares,
+        })
     }
 
     pub fn version(&self) -> CgroupVersion {
         self.version
     }
 
-    /// Creates the cgroup(s) of one run with its limits set.
-    pub fn create_run(&self, name: &str, limits: CgroupLimits) -> Result<RunCgroup> {
-        let dirs: Vec<PathBuf> = self.parents.iter().map(|p| p.join(name)).collect();
-        for dir in &dirs {
-            match fs::create_dir(dir) {
-                Ok(()) => {}
-                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
-                Err(e) => return Err(SandboxError::io(format!("mkdir {}", dir.display()), e)),
-            }
-        }
+    /// A fresh cgroup (one per controller on v1) for one run, with its limits set.
+    pub fn create_run(&self, limits: CgroupLimits) -> Result<RunCgroup> {
+        let name = self.spares.take().map_err(|e| {
+            SandboxError::io(
+                format!("create a cgroup below {}", self.parents[0].display()),
+                e,
+            )
+        })?;
+        let dirs: Vec<PathBuf> = self.parents.iter().map(|p| p.join(&name)).collect();
         let mut run = RunCgroup {
             version: self.version,
             dirs,
@@ -107,8 +108,7 @@ impl Cgroups {
         Ok(run)
     }
 
-    /// Removes cgroups left behind by instances that no longer run (names starting
-    /// with `prefix` and holding no process).
+    /// Removes empty cgroups for which `is_stale` says their owner is gone.
     pub fn remove_stale(&self, is_stale: impl Fn(&str) -> bool) {
         for parent in &self.parents {
             let Ok(entries) = fs::read_dir(parent) else {

@@ -51,10 +51,14 @@ pub(super) fn configure(run: &mut RunCgroup, limits: CgroupLimits) -> Result<()>
         "pids.max",
         &limits.max_processes.to_string(),
     )?;
+    // The box's init joins by writing "0" to `tasks`, not `cgroup.procs`: moving only
+    // the calling (single) thread skips the global threadgroup rwsem, whose write
+    // side otherwise waits a whole RCU grace period (~13 ms here) whenever no other
+    // attach happened recently.
     run.procs_files = run
         .dirs
         .iter()
-        .map(|d| CString::new(d.join("cgroup.procs").as_os_str().as_bytes()))
+        .map(|d| CString::new(d.join("tasks").as_os_str().as_bytes()))
         .collect::<Result<_, _>>()
         .map_err(|_| SandboxError::NulByte {
             what: "cgroup path",
