@@ -7,7 +7,7 @@
 //! the kernel kill every other process left in the pid namespace, which is what tears
 //! down double-forked daemons, stopped processes and signal-ignoring ones.
 //!
-//! `box_payload` drops to the box uid inside a fresh user namespace, sets the rlimits,
+//! `box_payload` starts in a fresh user namespace, drops to the box uid, sets the rlimits,
 //! `no_new_privs` and the seccomp filter, and executes the program.
 //!
 //! Both run in a child cloned from a multi-threaded host: another thread may have held
@@ -37,7 +37,6 @@ pub(crate) enum Step {
     PivotRoot,
     DetachOldRoot,
     ForkPayload,
-    UserNamespace,
     IdMaps,
     Stdio,
     Rlimits,
@@ -49,7 +48,7 @@ pub(crate) enum Step {
 }
 
 impl Step {
-    const ALL: [Step; 21] = [
+    const ALL: [Step; 20] = [
         Step::Session,
         Step::CloseFds,
         Step::JoinCgroup,
@@ -62,7 +61,6 @@ impl Step {
         Step::PivotRoot,
         Step::DetachOldRoot,
         Step::ForkPayload,
-        Step::UserNamespace,
         Step::IdMaps,
         Step::Stdio,
         Step::Rlimits,
@@ -91,7 +89,6 @@ impl Step {
             Step::PivotRoot => "pivot_root into the box root",
             Step::DetachOldRoot => "detach the host's root",
             Step::ForkPayload => "fork the program's process",
-            Step::UserNamespace => "new user namespace",
             Step::IdMaps => "write uid and gid maps",
             Step::Stdio => "set up stdin, stdout, stderr",
             Step::Rlimits => "set rlimits",
@@ -137,6 +134,9 @@ pub(crate) struct ChildPlan {
     pub argv: Vec<*const c_char>,
     pub envp: Vec<*const c_char>,
     pub seccomp: libc::sock_fprog,
+    /// Stack of the payload process until it executes the program.
+    pub payload_stack: *mut u8,
+    pub payload_stack_len: usize,
 }
 
 fn errno() -> c_int {
@@ -354,47 +354,40 @@ pub(crate) unsafe fn box_init(plan: &ChildPlan) -> ! {
         libc::umount2(plan.put_old_inside.as_ptr(), libc::MNT_DETACH),
     );
 
-    // Two pipes for the id-map handshake with the payload.
-    let mut ready = [-1; 2];
+    // The payload starts in a user namespace of its own and waits on `go` until its
+    // id maps are written.
     let mut go = [-1; 2];
-    check(
-        rep,
-        Step::ForkPayload,
-        libc::pipe2(ready.as_mut_ptr(), libc::O_CLOEXEC),
-    );
     check(
         rep,
         Step::ForkPayload,
         libc::pipe2(go.as_mut_ptr(), libc::O_CLOEXEC),
     );
-
-    // A plain fork: glibc's fork() would run the host's atfork handlers.
-    let pid = libc::syscall(libc::SYS_clone, libc::SIGCHLD as libc::c_ulong, 0, 0, 0, 0);
+    let start = PayloadStart { plan, go: go[0] };
+    // CLONE_VM: the payload shares this process's memory (itself a private copy of
+    // the host's) until it executes the program, so no page tables are copied. It
+    // runs on its own stack, prepared by the host; this process only waits meanwhile.
+    let stack_top = plan.payload_stack.add(plan.payload_stack_len) as usize & !15;
+    let pid = libc::clone(
+        payload_entry,
+        stack_top as *mut libc::c_void,
+        libc::CLONE_VM | libc::CLONE_NEWUSER | libc::SIGCHLD,
+        (&start as *const PayloadStart).cast_mut().cast(),
+    );
     if pid < 0 {
         fail(rep, Step::ForkPayload);
     }
-    if pid == 0 {
-        libc::close(ready[0]);
-        libc::close(go[1]);
-        box_payload(plan, ready[1], go[0]);
-    }
-    let pid = pid as libc::pid_t;
-    libc::close(ready[1]);
     libc::close(go[0]);
 
-    // The payload has made its user namespace: map the box uid to the host uid.
-    let mut byte = 0u8;
-    if libc::read(ready[0], (&mut byte as *mut u8).cast(), 1) == 1 {
-        let ok = write_proc_file(pid, b"uid_map", plan.uid_map.as_bytes()) == 0
-            && write_proc_file(pid, b"gid_map", plan.gid_map.as_bytes()) == 0;
-        if !ok {
-            report(rep, Step::IdMaps as u32, errno());
-            libc::kill(pid, libc::SIGKILL);
-        } else {
-            libc::write(go[1], (&byte as *const u8).cast(), 1);
-        }
+    // Map the box uid to the host uid (this process has the host privilege to).
+    let ok = write_proc_file(pid, b"uid_map", plan.uid_map.as_bytes()) == 0
+        && write_proc_file(pid, b"gid_map", plan.gid_map.as_bytes()) == 0;
+    if ok {
+        let byte = 1u8;
+        libc::write(go[1], (&byte as *const u8).cast(), 1);
+    } else {
+        report(rep, Step::IdMaps as u32, errno());
+        libc::kill(pid, libc::SIGKILL);
     }
-    libc::close(ready[0]);
     libc::close(go[1]);
 
     loop {
@@ -410,11 +403,26 @@ pub(crate) unsafe fn box_init(plan: &ChildPlan) -> ! {
     }
 }
 
+/// What the payload's entry point gets from `box_init`.
+struct PayloadStart<'a> {
+    plan: &'a ChildPlan,
+    go: RawFd,
+}
+
+extern "C" fn payload_entry(arg: *mut libc::c_void) -> c_int {
+    // SAFETY: `arg` points at the PayloadStart on box_init's stack, which stays
+    // alive (box_init never returns) and is shared with us through CLONE_VM.
+    unsafe {
+        let start = &*(arg as *const PayloadStart<'_>);
+        box_payload(start.plan, start.go)
+    }
+}
+
 /// The program's process. Never returns.
 ///
 /// # Safety
-/// Called only by `box_init` in the freshly forked payload process.
-unsafe fn box_payload(plan: &ChildPlan, ready: RawFd, go: RawFd) -> ! {
+/// Called only through `payload_entry` in the payload process cloned by `box_init`.
+unsafe fn box_payload(plan: &ChildPlan, go: RawFd) -> ! {
     let rep = plan.report_fd;
 
     // The host may ignore or block signals (SIGPIPE, for one); the program must not
@@ -428,11 +436,7 @@ unsafe fn box_payload(plan: &ChildPlan, ready: RawFd, go: RawFd) -> ! {
         }
     }
 
-    // A user namespace of its own, owned by nobody the program can become. box_init
-    // writes its maps (it has the host privilege to map the box's host uid).
-    check(rep, Step::UserNamespace, libc::unshare(libc::CLONE_NEWUSER));
-    let byte = 1u8;
-    libc::write(ready, (&byte as *const u8).cast(), 1);
+    // Wait until box_init has written this user namespace's id maps.
     let mut answer = 0u8;
     if libc::read(go, (&mut answer as *mut u8).cast(), 1) != 1 {
         libc::_exit(127);

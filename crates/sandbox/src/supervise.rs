@@ -80,7 +80,12 @@ struct Prepared {
     // Storage the plan's raw pointers point into.
     _argv: Vec<CString>,
     _envp: Vec<CString>,
+    _payload_stack: Vec<u8>,
 }
+
+/// Stack of the payload process from its clone to its execve (it only runs the
+/// straight-line code of `child::box_payload`).
+const PAYLOAD_STACK_LEN: usize = 64 * 1024;
 
 fn prepare(ctx: &RunContext<'_>, spec: &RunSpec, fds: [RawFd; 4]) -> Result<Prepared> {
     if spec.argv.is_empty() {
@@ -117,6 +122,7 @@ fn prepare(ctx: &RunContext<'_>, spec: &RunSpec, fds: [RawFd; 4]) -> Result<Prep
         p.push(std::ptr::null());
         p
     };
+    let mut payload_stack = vec![0u8; PAYLOAD_STACK_LEN];
     let limits = &spec.limits;
     let cpu_seconds = limits.cpu_time.as_secs() + 2;
     let plan = ChildPlan {
@@ -154,11 +160,14 @@ fn prepare(ctx: &RunContext<'_>, spec: &RunSpec, fds: [RawFd; 4]) -> Result<Prep
         argv: pointers(&argv),
         envp: pointers(&envp),
         seccomp: ctx.seccomp,
+        payload_stack: payload_stack.as_mut_ptr(),
+        payload_stack_len: payload_stack.len(),
     };
     Ok(Prepared {
         plan,
         _argv: argv,
         _envp: envp,
+        _payload_stack: payload_stack,
     })
 }
 
