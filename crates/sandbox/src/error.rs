@@ -48,6 +48,11 @@ pub enum SandboxError {
     #[error("{what} contains a NUL byte")]
     NulByte { what: &'static str },
 
+    /// The run was cancelled through its [`CancelToken`](crate::CancelToken); all
+    /// of its processes are dead.
+    #[error("the run was cancelled")]
+    Cancelled,
+
     /// A run request is unusable (empty argv, zero limit, …).
     #[error("invalid run request: {0}")]
     InvalidRequest(String),

@@ -24,6 +24,7 @@
 //! ```
 
 mod boxfs;
+mod cancel;
 mod cgroup;
 mod child;
 mod config;
@@ -43,6 +44,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 pub use boxfs::checked_relative;
+pub use cancel::CancelToken;
 pub use cgroup::CgroupVersion;
 pub use config::{default_env, BoxLimits, Limits, RunSpec, SandboxConfig, BOX_DIR, BOX_UID};
 pub use error::{Result, SandboxError};
@@ -183,6 +185,18 @@ impl BoxHandle {
         spec: &RunSpec,
         observer: &mut dyn FnMut(Stream, &[u8]),
     ) -> Result<Outcome> {
+        self.run_with(spec, observer, None)
+    }
+
+    /// Like [`run_observed`](Self::run_observed), and stops early (killing every
+    /// process of the run) when `cancel` fires: then the result is
+    /// [`SandboxError::Cancelled`].
+    pub fn run_with(
+        &mut self,
+        spec: &RunSpec,
+        observer: &mut dyn FnMut(Stream, &[u8]),
+        cancel: Option<&CancelToken>,
+    ) -> Result<Outcome> {
         let inner = self.sandbox.clone();
         let cgroup = inner.cgroups.create_run(CgroupLimits {
             memory_bytes: spec.limits.memory_bytes,
@@ -200,6 +214,7 @@ impl BoxHandle {
             seccomp: inner.seccomp.as_fprog(),
             cgroup: &cgroup,
             cpus: inner.cpus,
+            cancel: cancel.map(CancelToken::raw_fd),
         };
         let result = supervise::run(&ctx, spec, observer);
         cgroup.remove();

@@ -26,6 +26,8 @@ pub(crate) struct RunContext<'a> {
     pub seccomp: libc::sock_fprog,
     pub cgroup: &'a RunCgroup,
     pub cpus: u32,
+    /// An eventfd that, once readable, stops the run.
+    pub cancel: Option<RawFd>,
 }
 
 /// `CLONE_INTO_CGROUP` (libc's constant is an overflowing `c_int`).
@@ -306,6 +308,7 @@ pub(crate) fn run(
     ];
     let mut reports = Vec::new();
     let mut killed_for = None;
+    let mut cancelled = false;
     let mut buf = vec![0u8; 64 * 1024];
     let deadline = started + limits.wall_time;
     let mut next_cpu_check = started + (limits.cpu_time / ctx.cpus).max(MIN_CPU_CHECK);
@@ -327,11 +330,18 @@ pub(crate) fn run(
         }
         let wake = deadline.min(next_cpu_check);
         let timeout = wake.saturating_duration_since(Instant::now());
-        let mut pollfds = vec![libc::pollfd {
-            fd: pidfd.as_raw_fd(),
-            events: libc::POLLIN,
-            revents: 0,
-        }];
+        let mut pollfds = vec![
+            libc::pollfd {
+                fd: pidfd.as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            },
+            libc::pollfd {
+                fd: ctx.cancel.unwrap_or(-1),
+                events: libc::POLLIN,
+                revents: 0,
+            },
+        ];
         for col in &collectors {
             if let Some(fd) = &col.fd {
                 pollfds.push(libc::pollfd {
@@ -372,6 +382,10 @@ pub(crate) fn run(
             killed_for = Some(Limit::Output);
             break;
         }
+        if pollfds[1].revents != 0 {
+            cancelled = true;
+            break;
+        }
         if pollfds[0].revents != 0 {
             break;
         }
@@ -382,6 +396,9 @@ pub(crate) fn run(
     sys::pidfd_kill(pidfd.as_raw_fd());
     sys::pidfd_reap(pidfd.as_raw_fd())?;
     let wall_time = started.elapsed();
+    if cancelled {
+        return Err(SandboxError::Cancelled);
+    }
     if killed_for != Some(Limit::Output) {
         for col in collectors.iter_mut() {
             if col.drain(&mut buf, observer) {

@@ -178,3 +178,25 @@ fn streaming_observer_sees_output_as_it_comes() {
     );
     assert!(first_chunk_at.unwrap() < Duration::from_millis(250));
 }
+
+#[test]
+fn a_cancelled_run_stops_at_once_and_leaves_nothing() {
+    let sb = sandbox();
+    let mut bx = sb.create_box(&BoxLimits::default()).unwrap();
+    let uid = bx.host_uid();
+    let token = CancelToken::new().unwrap();
+    let canceller = {
+        let token = token.clone();
+        std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(200));
+            token.cancel();
+        })
+    };
+    let started = std::time::Instant::now();
+    let result = bx.run_with(&sh("sleep 10 & sleep 10"), &mut |_, _| {}, Some(&token));
+    assert!(matches!(result, Err(SandboxError::Cancelled)), "{result:?}");
+    assert!(started.elapsed() < Duration::from_secs(2));
+    canceller.join().unwrap();
+    assert_eq!(processes_of(uid), Vec::<u32>::new());
+    assert!(token.is_cancelled());
+}
