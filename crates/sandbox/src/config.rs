@@ -64,9 +64,10 @@ pub struct SandboxConfig {
     pub state_dir: PathBuf,
     /// Name of the cgroup under which every run gets its own child cgroup.
     pub cgroup_parent: String,
-    /// Extra host directories bound read-only at the same path in every box
-    /// (toolchains). Missing ones are skipped.
-    pub toolchain_dirs: Vec<PathBuf>,
+    /// Extra host paths (directories or files) bound read-only at the same place in
+    /// every box: the toolchains root, and what the catalogue's toolchains need
+    /// (`/var/lib/ghc`, `/etc/ldc2.conf` …). Missing ones are skipped.
+    pub read_only_paths: Vec<PathBuf>,
     /// Entries of the host's `/etc` bound read-only into the box's curated `/etc`.
     /// A `*` matches any run of characters within one name (`java-*-openjdk`).
     pub etc_entries: Vec<String>,
@@ -82,7 +83,7 @@ impl Default for SandboxConfig {
         SandboxConfig {
             state_dir: PathBuf::from("/run/codeexec"),
             cgroup_parent: "codeexec".to_string(),
-            toolchain_dirs: vec![PathBuf::from("/opt/codeexec")],
+            read_only_paths: vec![PathBuf::from("/opt/codeexec")],
             etc_entries: [
                 "alternatives",
                 "ld.so.cache",

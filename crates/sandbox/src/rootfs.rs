@@ -263,18 +263,22 @@ fn build_template(root: &Path, config: &SandboxConfig) -> Result<()> {
     }
     mkdir(&dev.join("shm"))?;
 
-    for dir in &config.toolchain_dirs {
-        if !dir.is_absolute() {
+    for path in &config.read_only_paths {
+        if !path.is_absolute() {
             return Err(SandboxError::InvalidPath {
-                path: dir.clone(),
-                reason: "toolchain directories must be absolute",
+                path: path.clone(),
+                reason: "read-only paths must be absolute",
             });
         }
-        if dir.is_dir() {
-            let target = root.join(dir.strip_prefix("/").unwrap_or(dir));
-            mkdir(&target)?;
-            bind_read_only(dir, &target)?;
+        let target = root.join(path.strip_prefix("/").unwrap_or(path));
+        // Already visible through a system directory (or listed twice).
+        if fs::symlink_metadata(&target).is_ok() {
+            continue;
         }
+        if let Some(parent) = target.parent() {
+            mkdir(parent)?;
+        }
+        mirror(path, &target)?;
     }
 
     sys::mount(

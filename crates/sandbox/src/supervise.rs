@@ -277,6 +277,11 @@ pub(crate) fn run(
     for fd in [&out_r, &err_r, &rep_r] {
         sys::set_nonblocking(fd)?;
     }
+    // The program may reopen its standard streams by path (/dev/stdout is
+    // /proc/self/fd/1); that opens the pipe or memfd anew, which its owner must allow.
+    for fd in [&stdin, &out_w, &err_w] {
+        sys::give_to(fd, ctx.host_uid)?;
+    }
     let prepared = prepare(
         ctx,
         spec,

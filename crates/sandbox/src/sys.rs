@@ -82,6 +82,13 @@ pub(crate) fn pipe() -> Result<(OwnedFd, OwnedFd)> {
     Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
 }
 
+/// Makes `uid` own the file behind `fd` (a pipe or memfd handed to a box).
+pub(crate) fn give_to(fd: &OwnedFd, uid: u32) -> Result<()> {
+    // SAFETY: fchown on a descriptor we own.
+    let r = unsafe { libc::fchown(fd.as_raw_fd(), uid, uid) };
+    check(|| "fchown".into(), r)
+}
+
 pub(crate) fn set_nonblocking(fd: &OwnedFd) -> Result<()> {
     // SAFETY: fcntl on a descriptor we own.
     let r = unsafe {

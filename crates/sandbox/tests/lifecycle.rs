@@ -200,3 +200,15 @@ fn a_cancelled_run_stops_at_once_and_leaves_nothing() {
     assert_eq!(processes_of(uid), Vec::<u32>::new());
     assert!(token.is_cancelled());
 }
+
+#[test]
+fn standard_streams_can_be_reopened_by_path() {
+    let sb = sandbox();
+    let mut bx = sb.create_box(&BoxLimits::default()).unwrap();
+    let o = bx
+        .run(&sh("cat /dev/stdin > /dev/stdout; echo err > /dev/stderr").stdin("in\n"))
+        .unwrap();
+    assert!(o.success(), "{o:?}");
+    assert_eq!(stdout(&o), "in\n");
+    assert_eq!(stderr(&o), "err\n");
+}
