@@ -1,0 +1,187 @@
+//! Slots and the waiting queue. A job runs on one of `slots` blocking threads; up to
+//! `queue_limit` more wait for a slot; beyond that the engine refuses at once, so
+//! callers can answer 503 with Retry-After instead of piling up latency.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use codeexec_sandbox::{CancelToken, Sandbox};
+use tokio::sync::{mpsc, Semaphore};
+
+use crate::job::{run_job_with, Event, Job, Step};
+use crate::result::JobResult;
+use codeexec_sandbox::Stream;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EngineConfig {
+    /// Jobs running at once (default: the number of CPUs).
+    pub slots: usize,
+    /// Jobs allowed to wait for a slot.
+    pub queue_limit: usize,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+        EngineConfig {
+            slots: cpus,
+            queue_limit: cpus * 16,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum EngineError {
+    #[error("the run queue is full ({waiting} jobs waiting); try again shortly")]
+    QueueFull { waiting: usize },
+    #[error("the engine is shutting down")]
+    ShuttingDown,
+}
+
+/// Cancels a running job when the future waiting for it is dropped.
+struct CancelOnDrop(Option<CancelToken>);
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        if let Some(token) = &self.0 {
+            token.cancel();
+        }
+    }
+}
+
+/// A snapshot of the engine's load.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QueueStats {
+    pub running: usize,
+    pub waiting: usize,
+    pub slots: usize,
+    pub queue_limit: usize,
+}
+
+/// Output of a streamed job, sent as it arrives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StreamEvent {
+    Started(Step),
+    Output(Step, Stream, Vec<u8>),
+}
+
+/// The job runner shared by every request handler (cheap to clone).
+#[derive(Clone)]
+pub struct Engine {
+    sandbox: Sandbox,
+    config: EngineConfig,
+    slots: Arc<Semaphore>,
+    waiting: Arc<AtomicUsize>,
+    running: Arc<AtomicUsize>,
+}
+
+/// Decrements a counter when dropped (also when the waiting future is cancelled).
+struct Counted(Arc<AtomicUsize>);
+
+impl Counted {
+    fn new(counter: &Arc<AtomicUsize>) -> Counted {
+        counter.fetch_add(1, Ordering::SeqCst);
+        Counted(counter.clone())
+    }
+
+    /// Increments the counter unless it already reached `limit`; `Err(current)` then.
+    fn below(counter: &Arc<AtomicUsize>, limit: usize) -> Result<Counted, usize> {
+        let mut current = counter.load(Ordering::SeqCst);
+        loop {
+            if current >= limit {
+                return Err(current);
+            }
+            match counter.compare_exchange(current, current + 1, Ordering::SeqCst, Ordering::SeqCst)
+            {
+                Ok(_) => return Ok(Counted(counter.clone())),
+                Err(now) => current = now,
+            }
+        }
+    }
+}
+
+impl Drop for Counted {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+impl Engine {
+    pub fn new(sandbox: Sandbox, config: EngineConfig) -> Engine {
+        Engine {
+            sandbox,
+            slots: Arc::new(Semaphore::new(config.slots.max(1))),
+            config,
+            waiting: Arc::new(AtomicUsize::new(0)),
+            running: Arc::new(AtomicUsize::new(0)),
+        }
+    }
+
+    pub fn sandbox(&self) -> &Sandbox {
+        &self.sandbox
+    }
+
+    pub fn stats(&self) -> QueueStats {
+        QueueStats {
+            running: self.running.load(Ordering::SeqCst),
+            waiting: self.waiting.load(Ordering::SeqCst),
+            slots: self.config.slots,
+            queue_limit: self.config.queue_limit,
+        }
+    }
+
+    /// Runs a job on a free slot, waiting for one if the queue has room. Dropping
+    /// the returned future before a slot is free withdraws the job.
+    pub async fn run(&self, job: Job) -> Result<JobResult, EngineError> {
+        self.run_streamed(job, None).await
+    }
+
+    /// Like [`run`](Self::run), sending output events to `events` as they come.
+    pub async fn run_streamed(
+        &self,
+        job: Job,
+        events: Option<mpsc::UnboundedSender<StreamEvent>>,
+    ) -> Result<JobResult, EngineError> {
+        let permit = match self.slots.clone().try_acquire_owned() {
+            Ok(permit) => permit,
+            Err(_) => {
+                let _waiting = Counted::below(&self.waiting, self.config.queue_limit)
+                    .map_err(|waiting| EngineError::QueueFull { waiting })?;
+                self.slots
+                    .clone()
+                    .acquire_owned()
+                    .await
+                    .map_err(|_| EngineError::ShuttingDown)?
+            }
+        };
+        let running = Counted::new(&self.running);
+        let sandbox = self.sandbox.clone();
+        let cancel = CancelToken::new().ok();
+        // If the caller stops waiting (a client that disconnected), the job stops too.
+        let _cancel_on_drop = CancelOnDrop(cancel.clone());
+        let handle = tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            let _running = running;
+            run_job_with(
+                &sandbox,
+                &job,
+                &mut |event| {
+                    if let Some(tx) = &events {
+                        let _ = tx.send(match event {
+                            Event::Started(step) => StreamEvent::Started(step),
+                            Event::Output {
+                                step,
+                                stream,
+                                bytes,
+                            } => StreamEvent::Output(step, stream, bytes.to_vec()),
+                        });
+                    }
+                },
+                cancel.as_ref(),
+            )
+        });
+        Ok(handle
+            .await
+            .unwrap_or_else(|e| JobResult::internal(format!("the job's thread failed: {e}"), None)))
+    }
+}

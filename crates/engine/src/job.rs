@@ -1,0 +1,261 @@
+//! One job, start to end, on the calling thread: box, stage, compile, run, destroy.
+
+use std::ffi::OsString;
+use std::time::Duration;
+
+use codeexec_catalog::Recipe;
+use codeexec_sandbox::{
+    default_env, BoxLimits, CancelToken, Limits, Outcome, RunSpec, Sandbox, Stream,
+};
+
+use crate::result::{JobResult, JobStatus, StepResult};
+
+/// A file to place in the box's working directory before anything runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceFile {
+    /// Relative path below the working directory (checked against traversal).
+    pub name: String,
+    pub content: Vec<u8>,
+}
+
+/// The limits one job runs under.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobLimits {
+    pub compile_wall: Duration,
+    pub compile_cpu: Duration,
+    pub run_wall: Duration,
+    pub run_cpu: Duration,
+    pub memory_bytes: u64,
+    pub processes: u32,
+    pub open_files: u64,
+    pub file_size_bytes: u64,
+    /// Kept per stream and step; past it the step is killed.
+    pub output_bytes: usize,
+    /// Size of the box's tmpfs (working directory, /tmp, /dev/shm together).
+    pub disk_bytes: u64,
+}
+
+impl JobLimits {
+    /// The recipe's limits. A compile step may use every CPU for its whole wall
+    /// time (compilers run threads); its wall clock is the limit that binds.
+    pub fn from_recipe(recipe: &Recipe) -> JobLimits {
+        let l = &recipe.limits;
+        let cpus = std::thread::available_parallelism().map_or(1, |n| n.get() as u32);
+        JobLimits {
+            compile_wall: Duration::from_millis(l.compile_time_ms),
+            compile_cpu: Duration::from_millis(l.compile_time_ms) * cpus,
+            run_wall: Duration::from_millis(l.run_time_ms),
+            run_cpu: Duration::from_millis(l.cpu_time_ms),
+            memory_bytes: l.memory_mb << 20,
+            processes: l.processes,
+            open_files: u64::from(l.open_files),
+            file_size_bytes: l.file_size_mb << 20,
+            output_bytes: (l.output_kb as usize) << 10,
+            disk_bytes: BoxLimits::default().disk_bytes.max(l.file_size_mb << 21),
+        }
+    }
+
+    fn sandbox_limits(&self, wall: Duration, cpu: Duration) -> Limits {
+        Limits {
+            wall_time: wall,
+            cpu_time: cpu,
+            memory_bytes: self.memory_bytes,
+            max_processes: self.processes,
+            stdout_bytes: self.output_bytes,
+            stderr_bytes: self.output_bytes,
+            file_size_bytes: self.file_size_bytes,
+            open_files: self.open_files,
+            ..Limits::default()
+        }
+    }
+}
+
+/// A request, resolved and ready to run.
+#[derive(Debug, Clone)]
+pub struct Job {
+    pub recipe: Recipe,
+    /// The main source (named `recipe.source_file`) first, then any others.
+    pub files: Vec<SourceFile>,
+    pub stdin: Vec<u8>,
+    /// Arguments appended to the run command.
+    pub args: Vec<String>,
+    pub limits: JobLimits,
+}
+
+impl Job {
+    /// A job for `code` as the recipe's main source, with the recipe's limits.
+    pub fn new(recipe: Recipe, code: impl Into<Vec<u8>>) -> Job {
+        let limits = JobLimits::from_recipe(&recipe);
+        Job {
+            files: vec![SourceFile {
+                name: recipe.source_file.clone(),
+                content: code.into(),
+            }],
+            recipe,
+            stdin: Vec::new(),
+            args: Vec::new(),
+            limits,
+        }
+    }
+}
+
+/// Which step an event belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Step {
+    Compile,
+    Run,
+}
+
+/// What a job reports while it runs (for streaming APIs).
+#[derive(Debug)]
+pub enum Event<'a> {
+    /// A step began.
+    Started(Step),
+    /// A chunk of output, as it arrived.
+    Output {
+        step: Step,
+        stream: Stream,
+        bytes: &'a [u8],
+    },
+}
+
+fn env_of(recipe: &Recipe) -> Vec<(OsString, OsString)> {
+    let mut env = default_env();
+    for (key, value) in &recipe.env {
+        let key = OsString::from(key);
+        env.retain(|(k, _)| *k != key);
+        env.push((key, OsString::from(value)));
+    }
+    env
+}
+
+/// Runs one step and collects its merged output.
+fn step(
+    bx: &mut codeexec_sandbox::BoxHandle,
+    spec: &RunSpec,
+    which: Step,
+    events: &mut dyn FnMut(Event<'_>),
+    cancel: Option<&CancelToken>,
+) -> Result<(Outcome, Vec<u8>), String> {
+    events(Event::Started(which));
+    let mut merged = Vec::new();
+    let outcome = bx
+        .run_with(
+            spec,
+            &mut |stream, bytes| {
+                merged.extend_from_slice(bytes);
+                events(Event::Output {
+                    step: which,
+                    stream,
+                    bytes,
+                });
+            },
+            cancel,
+        )
+        .map_err(|e| e.to_string())?;
+    Ok((outcome, merged))
+}
+
+/// Folds a later compile step's result into the earlier ones.
+fn fold(total: Option<StepResult>, next: StepResult) -> StepResult {
+    let Some(mut t) = total else { return next };
+    t.exit_code = next.exit_code;
+    t.signal = next.signal;
+    t.limit = next.limit;
+    t.stdout.extend(next.stdout);
+    t.stderr.extend(next.stderr);
+    t.merged.extend(next.merged);
+    t.stdout_truncated |= next.stdout_truncated;
+    t.stderr_truncated |= next.stderr_truncated;
+    t.wall_time_ms += next.wall_time_ms;
+    t.cpu_time_ms += next.cpu_time_ms;
+    t.memory_kb = t.memory_kb.max(next.memory_kb);
+    t
+}
+
+/// Runs a job to the end on this thread. Never panics on the program's account:
+/// whatever codeexec itself fails at is an `internal_error` result.
+pub fn run_job(sandbox: &Sandbox, job: &Job, events: &mut dyn FnMut(Event<'_>)) -> JobResult {
+    run_job_with(sandbox, job, events, None)
+}
+
+/// Like [`run_job`]; `cancel` stops the job early (its result then says so as an
+/// internal error, for nobody is waiting for it).
+pub fn run_job_with(
+    sandbox: &Sandbox,
+    job: &Job,
+    events: &mut dyn FnMut(Event<'_>),
+    cancel: Option<&CancelToken>,
+) -> JobResult {
+    let box_limits = BoxLimits {
+        disk_bytes: job.limits.disk_bytes,
+        ..BoxLimits::default()
+    };
+    let mut bx = match sandbox.create_box(&box_limits) {
+        Ok(bx) => bx,
+        Err(e) => return JobResult::internal(format!("creating a box: {e}"), None),
+    };
+    for file in &job.files {
+        if let Err(e) = bx.stage_file(&file.name, &file.content, false) {
+            return JobResult::internal(format!("staging {}: {e}", file.name), None);
+        }
+    }
+    let env = env_of(&job.recipe);
+    let limits = &job.limits;
+
+    let mut compile: Option<StepResult> = None;
+    for argv in &job.recipe.compile {
+        let mut spec = RunSpec::new(argv.iter().map(OsString::from));
+        spec.env = env.clone();
+        spec.limits = limits.sandbox_limits(limits.compile_wall, limits.compile_cpu);
+        let (outcome, merged) = match step(&mut bx, &spec, Step::Compile, events, cancel) {
+            Ok(r) => r,
+            Err(e) => return JobResult::internal(format!("compiling: {e}"), compile),
+        };
+        let status = StepResult::status_of(&outcome);
+        compile = Some(fold(compile, StepResult::new(outcome, merged)));
+        if status != JobStatus::Ok {
+            let status = match status {
+                JobStatus::RuntimeError | JobStatus::Signaled => JobStatus::CompileError,
+                limit => limit,
+            };
+            return JobResult {
+                status,
+                compile,
+                run: None,
+                internal_error: None,
+            };
+        }
+    }
+
+    let mut spec = RunSpec::new(
+        job.recipe
+            .run
+            .iter()
+            .chain(job.args.iter())
+            .map(OsString::from),
+    );
+    spec.env = env;
+    spec.stdin = job.stdin.clone();
+    spec.limits = limits.sandbox_limits(limits.run_wall, limits.run_cpu);
+    let (outcome, merged) = match step(&mut bx, &spec, Step::Run, events, cancel) {
+        Ok(r) => r,
+        Err(e) => return JobResult::internal(format!("running: {e}"), compile),
+    };
+    let status = StepResult::status_of(&outcome);
+    let run = Some(StepResult::new(outcome, merged));
+    if let Err(e) = bx.destroy() {
+        return JobResult {
+            internal_error: Some(format!("destroying the box: {e}")),
+            status: JobStatus::InternalError,
+            compile,
+            run,
+        };
+    }
+    JobResult {
+        status,
+        compile,
+        run,
+        internal_error: None,
+    }
+}
