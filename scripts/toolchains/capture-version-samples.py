@@ -4,12 +4,12 @@ version-parsing tests (crates/catalog/tests/version-samples.toml).
 
 Run on a machine where the toolchains are installed, after building the crate:
 
-    cargo build -p codeexec-catalog
+    cargo build -p codeexec
     /usr/bin/python3 scripts/toolchains/capture-version-samples.py
 
 Each version command runs the way the catalogue's detection runs it (argv, clean
 environment, the compiler's env); the version recorded next to the output is the one the
-Rust detection found (from `codeexec-toolchains list --json`), so the test checks that
+Rust detection found (from `codeexec toolchains list --json`), so the test checks that
 the catalogue's rule still extracts it from the real output. Existing samples of
 toolchains that are not installed here are kept.
 """
@@ -25,7 +25,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 CATALOG = ROOT / "catalog"
 SAMPLES = ROOT / "crates" / "catalog" / "tests" / "version-samples.toml"
-TOOL = ROOT / "target" / "debug" / "codeexec-toolchains"
+TOOL = ROOT / "target" / "debug" / "codeexec"
 TOOLCHAINS = os.environ.get("CODEEXEC_TOOLCHAINS", "/opt/codeexec/toolchains")
 MAX_CHARS = 1500
 
@@ -36,7 +36,7 @@ def toml_string(s: str) -> str:
 
 
 def main() -> int:
-    listing = json.loads(subprocess.run([str(TOOL), "list", "--json"], check=True,
+    listing = json.loads(subprocess.run([str(TOOL), "toolchains", "list", "--json"], check=True,
                                         capture_output=True, text=True).stdout)
     versions = {row["id"]: row["detail"] for row in listing if row["installed"]}
     old = tomllib.loads(SAMPLES.read_text()) if SAMPLES.exists() else {}

@@ -1,112 +1,69 @@
 //! `codeexec`: the command-line entry point.
-//!
-//! - `codeexec doctor` checks that this host can sandbox and runs a box once.
-//! - `codeexec box-run [--wall-ms N] [--cpu-ms N] [--memory-mb N] -- ARGV…` runs one
-//!   command in a fresh box, with this process's stdin as its stdin, and exits with
-//!   the program's exit code (or 128 + signal; 124 for a limit).
 
-use std::io::{Read, Write};
+mod commands;
+
+use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::Duration;
 
-use codeexec_sandbox::{BoxLimits, Limits, RunSpec, Sandbox, SandboxConfig, Status, Stream};
+use clap::{Parser, Subcommand};
 
-const USAGE: &str = "usage:
-  codeexec doctor
-  codeexec box-run [--wall-ms N] [--cpu-ms N] [--memory-mb N] -- PROGRAM [ARGS...]";
+/// Compile and run untrusted code in 45+ languages, in a sandbox it cannot leave.
+#[derive(Parser)]
+#[command(name = "codeexec", version)]
+struct Cli {
+    /// The catalogue directory (one TOML file per language).
+    #[arg(long, global = true, env = "CODEEXEC_CATALOG")]
+    catalog: Option<PathBuf>,
+    /// Where pip/npm/deb-unpacked toolchains live.
+    #[arg(long, global = true, env = "CODEEXEC_TOOLCHAINS")]
+    toolchains: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Check that this host can sandbox, and what the catalogue offers here.
+    Doctor,
+    /// List the languages with at least one installed compiler.
+    Languages {
+        #[arg(long)]
+        json: bool,
+    },
+    /// List the installed compilers.
+    Compilers {
+        /// Only this language's (name, id or alias).
+        #[arg(long)]
+        language: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Compile and run a source file in the sandbox and print its output.
+    Run(commands::run::RunArgs),
+    /// List or install the catalogue's toolchains.
+    Toolchains {
+        #[command(subcommand)]
+        action: commands::toolchains::Action,
+    },
+    /// Run one command in a fresh box (for debugging the sandbox).
+    BoxRun(commands::boxrun::BoxRunArgs),
+}
 
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let result = match args.first().map(String::as_str) {
-        Some("doctor") => doctor(),
-        Some("box-run") => box_run(&args[1..]),
-        Some("-h" | "--help" | "help") => {
-            println!("{USAGE}");
-            Ok(ExitCode::SUCCESS)
+    let cli = Cli::parse();
+    let ctx = commands::Context::new(cli.catalog, cli.toolchains);
+    let result = match cli.command {
+        Command::Doctor => commands::doctor::doctor(&ctx),
+        Command::Languages { json } => commands::listing::languages(&ctx, json),
+        Command::Compilers { language, json } => {
+            commands::listing::compilers(&ctx, language.as_deref(), json)
         }
-        _ => Err(format!("unknown or missing command\n{USAGE}")),
+        Command::Run(args) => commands::run::run(&ctx, args),
+        Command::Toolchains { action } => commands::toolchains::toolchains(&ctx, action),
+        Command::BoxRun(args) => commands::boxrun::box_run(args),
     };
-    result.unwrap_or_else(|message| {
-        eprintln!("codeexec: {message}");
+    result.unwrap_or_else(|e| {
+        eprintln!("codeexec: {e:#}");
         ExitCode::from(2)
-    })
-}
-
-fn doctor() -> Result<ExitCode, String> {
-    let sandbox = Sandbox::new(SandboxConfig::default()).map_err(|e| e.to_string())?;
-    println!("sandbox: ok");
-    println!("cgroups: {:?}", sandbox.cgroup_version());
-    println!("state directory: {}", sandbox.config().state_dir.display());
-    println!(
-        "seccomp: {} system calls refused",
-        codeexec_sandbox::DENIED_SYSCALLS.len()
-    );
-    Ok(ExitCode::SUCCESS)
-}
-
-fn parse_number(flag: &str, value: Option<&String>) -> Result<u64, String> {
-    value
-        .and_then(|v| v.parse().ok())
-        .ok_or_else(|| format!("{flag} needs a number"))
-}
-
-fn box_run(args: &[String]) -> Result<ExitCode, String> {
-    let mut limits = Limits::default();
-    let mut rest = args.iter();
-    let mut argv = Vec::new();
-    while let Some(arg) = rest.next() {
-        match arg.as_str() {
-            "--wall-ms" => {
-                limits.wall_time = Duration::from_millis(parse_number(arg, rest.next())?)
-            }
-            "--cpu-ms" => limits.cpu_time = Duration::from_millis(parse_number(arg, rest.next())?),
-            "--memory-mb" => limits.memory_bytes = parse_number(arg, rest.next())? << 20,
-            "--" => {
-                argv.extend(rest.by_ref().cloned());
-            }
-            other => return Err(format!("unknown option {other}\n{USAGE}")),
-        }
-    }
-    if argv.is_empty() {
-        return Err(format!("no program given\n{USAGE}"));
-    }
-    let mut stdin = Vec::new();
-    std::io::stdin()
-        .read_to_end(&mut stdin)
-        .map_err(|e| format!("reading stdin: {e}"))?;
-
-    let sandbox = Sandbox::new(SandboxConfig {
-        self_test: false,
-        ..SandboxConfig::default()
-    })
-    .map_err(|e| e.to_string())?;
-    let mut bx = sandbox
-        .create_box(&BoxLimits::default())
-        .map_err(|e| e.to_string())?;
-    let spec = RunSpec::new(argv).stdin(stdin).limits(limits);
-    let outcome = bx
-        .run_observed(&spec, &mut |stream, bytes| {
-            let _ = match stream {
-                Stream::Stdout => std::io::stdout().write_all(bytes),
-                Stream::Stderr => std::io::stderr().write_all(bytes),
-            };
-        })
-        .map_err(|e| e.to_string())?;
-    eprintln!(
-        "[codeexec] status={:?} exit_code={:?} signal={:?} limit={} wall={:.1}ms cpu={:.1}ms memory_peak={}",
-        outcome.status,
-        outcome.exit_code,
-        outcome.signal,
-        outcome.limit.map_or("none", |l| l.as_str()),
-        outcome.wall_time.as_secs_f64() * 1e3,
-        outcome.cpu_time.as_secs_f64() * 1e3,
-        outcome
-            .memory_peak_bytes
-            .map_or("n/a".to_string(), |b| format!("{}KiB", b / 1024)),
-    );
-    Ok(match outcome.status {
-        Status::Exited => ExitCode::from(outcome.exit_code.unwrap_or(1) as u8),
-        Status::Signaled => ExitCode::from(128 + outcome.signal.unwrap_or(0) as u8),
-        Status::LimitExceeded => ExitCode::from(124),
     })
 }
