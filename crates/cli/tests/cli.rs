@@ -25,7 +25,11 @@ fn run_prints_the_programs_output() {
     let out = codeexec(&["run", file.to_str().unwrap(), "--", "codeexec"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert_eq!(text(&out.stdout), "Hello from codeexec\n");
-    assert!(text(&out.stderr).contains("status=ok"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("status=ok"),
+        "{}",
+        text(&out.stderr)
+    );
 }
 
 #[test]
@@ -39,11 +43,19 @@ fn run_takes_the_language_from_a_flag_and_reports_errors() {
 
     let out = codeexec(&["run", file.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(text(&out.stderr).contains("--language"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("--language"),
+        "{}",
+        text(&out.stderr)
+    );
 
     let out = codeexec(&["run", file.to_str().unwrap(), "--language", "pyhton"]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(text(&out.stderr).contains("python"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("python"),
+        "{}",
+        text(&out.stderr)
+    );
 }
 
 #[test]
@@ -75,7 +87,11 @@ fn languages_and_compilers_list_the_catalogue() {
 
     let out = codeexec(&["compilers", "--language", "python", "--json"]);
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert!(json.as_array().unwrap().iter().all(|c| c["language"] == "Python"));
+    assert!(json
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|c| c["language"] == "Python"));
 }
 
 #[test]
@@ -84,7 +100,11 @@ fn toolchains_list_says_what_is_missing_and_why() {
     assert!(out.status.success(), "{}", text(&out.stderr));
     let rows: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let rows = rows.as_array().unwrap();
-    assert!(rows.len() >= 80, "the catalogue defines {} compilers", rows.len());
+    assert!(
+        rows.len() >= 80,
+        "the catalogue defines {} compilers",
+        rows.len()
+    );
     for row in rows {
         assert!(!row["detail"].as_str().unwrap().is_empty(), "{row}");
     }
