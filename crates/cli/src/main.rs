@@ -29,6 +29,9 @@ enum Command {
     Languages {
         #[arg(long)]
         json: bool,
+        /// A Markdown table (for the README).
+        #[arg(long, conflicts_with = "json")]
+        markdown: bool,
     },
     /// List the installed compilers.
     Compilers {
@@ -54,7 +57,7 @@ fn main() -> ExitCode {
     let ctx = commands::Context::new(cli.catalog, cli.toolchains);
     let result = match cli.command {
         Command::Doctor => commands::doctor::doctor(&ctx),
-        Command::Languages { json } => commands::listing::languages(&ctx, json),
+        Command::Languages { json, markdown } => commands::listing::languages(&ctx, json, markdown),
         Command::Compilers { language, json } => {
             commands::listing::compilers(&ctx, language.as_deref(), json)
         }

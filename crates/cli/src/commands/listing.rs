@@ -6,11 +6,32 @@ use anyhow::anyhow;
 
 use super::Context;
 
-pub fn languages(ctx: &Context, json: bool) -> anyhow::Result<ExitCode> {
+pub fn languages(ctx: &Context, json: bool, markdown: bool) -> anyhow::Result<ExitCode> {
     let catalog = ctx.catalog()?;
     let infos = catalog.language_infos();
     if json {
         println!("{}", serde_json::to_string_pretty(&infos)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    if markdown {
+        println!("| language | aliases | compilers (default first) |");
+        println!("|---|---|---|");
+        for lang in catalog.languages() {
+            let default = catalog.default_compiler_of(lang).map(|c| c.name.as_str());
+            let mut names: Vec<&str> = default.into_iter().collect();
+            names.extend(
+                catalog
+                    .compilers_of(lang)
+                    .map(|c| c.name.as_str())
+                    .filter(|n| Some(*n) != default),
+            );
+            println!(
+                "| {} | {} | {} |",
+                lang.name,
+                lang.aliases.join(", "),
+                names.join(", ")
+            );
+        }
         return Ok(ExitCode::SUCCESS);
     }
     for lang in catalog.languages() {
