@@ -23,6 +23,10 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Serve the HTTP API (SQLite in the data directory; no other server needed).
+    Serve(commands::serve::ServeArgs),
+    /// Manage API keys.
+    Keys(commands::keys::KeysArgs),
     /// Check that this host can sandbox, and what the catalogue offers here.
     Doctor,
     /// List the languages with at least one installed compiler.
@@ -56,6 +60,8 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let ctx = commands::Context::new(cli.catalog, cli.toolchains);
     let result = match cli.command {
+        Command::Serve(args) => commands::serve::serve(&ctx, args),
+        Command::Keys(args) => commands::keys::keys(args),
         Command::Doctor => commands::doctor::doctor(&ctx),
         Command::Languages { json, markdown } => commands::listing::languages(&ctx, json, markdown),
         Command::Compilers { language, json } => {

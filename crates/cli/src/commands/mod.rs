@@ -3,8 +3,10 @@
 
 pub mod boxrun;
 pub mod doctor;
+pub mod keys;
 pub mod listing;
 pub mod run;
+pub mod serve;
 pub mod toolchains;
 
 use std::path::PathBuf;
