@@ -29,6 +29,16 @@ fn get(port: u16, path: &str, key: Option<&str>) -> std::io::Result<(String, Str
     Ok((status, body))
 }
 
+/// Kills the server if the test fails before stopping it.
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -41,7 +51,7 @@ fn free_port() -> u16 {
 fn serve_prints_a_first_key_answers_and_stops_on_sigterm() {
     let data = tempfile::tempdir().unwrap();
     let port = free_port();
-    let mut server = codeexec()
+    let server = codeexec()
         .args([
             "serve",
             "--listen",
@@ -53,6 +63,8 @@ fn serve_prints_a_first_key_answers_and_stops_on_sigterm() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
+    let mut guard = KillOnDrop(server);
+    let server = &mut guard.0;
 
     let started = Instant::now();
     let health = loop {
