@@ -8,7 +8,7 @@ use crate::detect::{self, DetectOptions, Probe};
 use crate::expand;
 use crate::limits::Limits;
 use crate::load::{effective_switches, Definitions};
-use crate::model::{LimitOverrides, SwitchDef, Target};
+use crate::model::{ConformanceDef, LimitOverrides, SwitchDef, Target};
 
 /// An installed compiler, ready to resolve requests for.
 #[derive(Debug, Clone)]
@@ -41,6 +41,9 @@ pub struct Compiler {
     pub toolchain_dir: Option<PathBuf>,
     /// Host paths the sandbox must bind read-only for this toolchain.
     pub host_paths: Vec<PathBuf>,
+    /// The conformance programs for this compiler: the language's `[conformance]`
+    /// with the compiler's own laid over it.
+    pub conformance: ConformanceDef,
 }
 
 /// A switch with its target decided.
@@ -235,6 +238,10 @@ impl Catalog {
                     template: c.template.clone().unwrap_or_else(|| spec.template.clone()),
                     toolchain_dir: dir,
                     host_paths: c.host_paths.iter().map(PathBuf::from).collect(),
+                    conformance: ConformanceDef::merged(
+                        spec.conformance.as_ref(),
+                        c.conformance.as_ref(),
+                    ),
                 });
             }
             // The default compiler is missing: fall back to the first installed one.

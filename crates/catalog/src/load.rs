@@ -8,7 +8,9 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 use crate::expand::{self, FLAGS, RAW};
-use crate::model::{CompilerDef, LanguageFile, SwitchDef, Target};
+use crate::model::{
+    CompilerDef, ConformanceCheck, ConformanceDef, LanguageFile, SwitchDef, Target,
+};
 use crate::version::{is_name_safe, VersionExtractor};
 
 /// One problem in one catalogue file.
@@ -250,6 +252,108 @@ fn validate_language(lang: &LanguageDef, problems: &mut Vec<Problem>) {
     }
     for c in &spec.compilers {
         validate_compiler(spec, c, &mut cx);
+    }
+    validate_conformance(spec, &mut cx);
+}
+
+/// Checks one `[conformance]` table as written. `compiled` says whether the table
+/// applies to at least one compiler with a compile step.
+fn validate_conformance_table(t: &ConformanceDef, field: &str, compiled: bool, cx: &mut Ctx<'_>) {
+    for check in ConformanceCheck::ALL {
+        if t.program(check).is_some_and(|p| p.trim().is_empty()) {
+            cx.bad(
+                format!("{field}.{}", check.name()),
+                "must not be empty when present",
+            );
+        }
+    }
+    if !compiled {
+        if t.compile_error.is_some() {
+            cx.bad(
+                format!("{field}.compile_error"),
+                "only for compilers with a compile step",
+            );
+        }
+        if t.skips(ConformanceCheck::CompileError) {
+            cx.bad(
+                format!("{field}.skip"),
+                "`compile_error` applies only to compilers with a compile step",
+            );
+        }
+    }
+    let Some(skip) = &t.skip else {
+        if t.skip_reason.is_some() {
+            cx.bad(format!("{field}.skip_reason"), "given without `skip`");
+        }
+        return;
+    };
+    let mut seen = BTreeSet::new();
+    for name in skip {
+        match ConformanceCheck::from_name(name) {
+            None => {
+                let valid: Vec<&str> = ConformanceCheck::ALL.iter().map(|c| c.name()).collect();
+                cx.bad(
+                    format!("{field}.skip"),
+                    format!(
+                        "`{name}` is not a conformance check (checks: {})",
+                        valid.join(", ")
+                    ),
+                );
+            }
+            Some(check) => {
+                if !seen.insert(check) {
+                    cx.bad(format!("{field}.skip"), format!("`{name}` appears twice"));
+                }
+                if t.program(check).is_some() {
+                    cx.bad(
+                        format!("{field}.skip"),
+                        format!("`{name}` is both skipped and given a program"),
+                    );
+                }
+            }
+        }
+    }
+    let reason = t.skip_reason.as_deref().unwrap_or("").trim();
+    if !skip.is_empty() && reason.is_empty() {
+        cx.bad(
+            format!("{field}.skip_reason"),
+            "every skip needs a reason: say why the language cannot do it",
+        );
+    }
+    if skip.is_empty() && t.skip_reason.is_some() {
+        cx.bad(format!("{field}.skip_reason"), "given with an empty `skip`");
+    }
+}
+
+/// The conformance programs: well-formed tables, and every check either given a
+/// program or skipped (with a reason) for every compiler of the language.
+fn validate_conformance(spec: &LanguageFile, cx: &mut Ctx<'_>) {
+    let has_compile = |c: &CompilerDef| c.compile.is_some();
+    if let Some(t) = &spec.conformance {
+        let compiled = spec.compilers.iter().any(has_compile);
+        validate_conformance_table(t, "conformance", compiled, cx);
+    }
+    for c in &spec.compilers {
+        let field = format!("compiler[{}].conformance", c.id);
+        if let Some(t) = &c.conformance {
+            validate_conformance_table(t, &field, has_compile(c), cx);
+        }
+        let merged = ConformanceDef::merged(spec.conformance.as_ref(), c.conformance.as_ref());
+        for check in ConformanceCheck::ALL {
+            if check == ConformanceCheck::CompileError && !has_compile(c) {
+                continue;
+            }
+            if merged.program(check).is_none() && !merged.skips(check) {
+                cx.bad(
+                    field.clone(),
+                    format!(
+                        "no `{}` program: give one in [conformance] or [compiler.conformance], \
+                         or name it in `skip` with a `skip_reason`",
+                        check.name()
+                    ),
+                );
+            }
+        }
     }
 }
 

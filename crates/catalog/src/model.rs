@@ -33,6 +33,9 @@ pub struct LanguageFile {
     /// The compilers, interpreters or runtimes of this language.
     #[serde(rename = "compiler")]
     pub compilers: Vec<CompilerDef>,
+    /// Programs the conformance suite runs with every compiler of this language.
+    #[serde(default)]
+    pub conformance: Option<ConformanceDef>,
 }
 
 /// One `[[compiler]]` entry.
@@ -85,6 +88,10 @@ pub struct CompilerDef {
     /// /var/lib); bound read-only into every box. Checked against a deny list.
     #[serde(default)]
     pub host_paths: Vec<String>,
+    /// Overrides the language's conformance programs, field by field (for a compiler
+    /// that needs other code, e.g. an older language version).
+    #[serde(default)]
+    pub conformance: Option<ConformanceDef>,
 }
 
 fn yes() -> bool {
@@ -243,4 +250,106 @@ impl InstallSpec {
 pub struct PackageSpec {
     pub package: String,
     pub version: String,
+}
+
+/// A check of the conformance suite that takes a program of its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum ConformanceCheck {
+    /// Reads all of stdin and writes it back to stdout unchanged.
+    EchoStdin,
+    /// Prints each command-line argument on its own line (only the user's arguments:
+    /// the program skips any the runtime puts first, such as its own name).
+    PrintArgs,
+    /// Prints nothing and exits with code 3.
+    ExitCode,
+    /// Fails to compile (only for compilers with a compile step).
+    CompileError,
+}
+
+impl ConformanceCheck {
+    pub const ALL: [ConformanceCheck; 4] = [
+        ConformanceCheck::EchoStdin,
+        ConformanceCheck::PrintArgs,
+        ConformanceCheck::ExitCode,
+        ConformanceCheck::CompileError,
+    ];
+
+    /// The key in `[conformance]` and the name used in `skip`.
+    pub fn name(self) -> &'static str {
+        match self {
+            ConformanceCheck::EchoStdin => "echo_stdin",
+            ConformanceCheck::PrintArgs => "print_args",
+            ConformanceCheck::ExitCode => "exit_code",
+            ConformanceCheck::CompileError => "compile_error",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<ConformanceCheck> {
+        ConformanceCheck::ALL.into_iter().find(|c| c.name() == name)
+    }
+}
+
+/// `[conformance]` of a language, or `[compiler.conformance]` of one compiler.
+///
+/// Each program is a complete source file. A check a language truly cannot do (no
+/// access to argv, no exit status) is named in `skip`, with `skip_reason` saying why.
+/// A compiler's table overrides the language's field by field; its `skip` (with its
+/// reason) replaces the language's.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConformanceDef {
+    #[serde(default)]
+    pub echo_stdin: Option<String>,
+    #[serde(default)]
+    pub print_args: Option<String>,
+    #[serde(default)]
+    pub exit_code: Option<String>,
+    #[serde(default)]
+    pub compile_error: Option<String>,
+    /// Checks this language (or compiler) cannot do, by name (`print_args` …).
+    #[serde(default)]
+    pub skip: Option<Vec<String>>,
+    /// Why the checks in `skip` cannot be done; required with `skip`.
+    #[serde(default)]
+    pub skip_reason: Option<String>,
+}
+
+impl ConformanceDef {
+    /// The program of `check`, if given.
+    pub fn program(&self, check: ConformanceCheck) -> Option<&str> {
+        match check {
+            ConformanceCheck::EchoStdin => self.echo_stdin.as_deref(),
+            ConformanceCheck::PrintArgs => self.print_args.as_deref(),
+            ConformanceCheck::ExitCode => self.exit_code.as_deref(),
+            ConformanceCheck::CompileError => self.compile_error.as_deref(),
+        }
+    }
+
+    /// Whether `check` is named in `skip`.
+    pub fn skips(&self, check: ConformanceCheck) -> bool {
+        self.skip
+            .as_ref()
+            .is_some_and(|s| s.iter().any(|n| n == check.name()))
+    }
+
+    /// A language's table with a compiler's table laid over it: each program the
+    /// compiler gives wins, and the compiler's `skip` (if it has one) replaces the
+    /// language's, reason included.
+    pub fn merged(language: Option<&ConformanceDef>, compiler: Option<&ConformanceDef>) -> Self {
+        let base = language.cloned().unwrap_or_default();
+        let Some(over) = compiler else { return base };
+        let (skip, skip_reason) = if over.skip.is_some() {
+            (over.skip.clone(), over.skip_reason.clone())
+        } else {
+            (base.skip, base.skip_reason)
+        };
+        ConformanceDef {
+            echo_stdin: over.echo_stdin.clone().or(base.echo_stdin),
+            print_args: over.print_args.clone().or(base.print_args),
+            exit_code: over.exit_code.clone().or(base.exit_code),
+            compile_error: over.compile_error.clone().or(base.compile_error),
+            skip,
+            skip_reason,
+        }
+    }
 }

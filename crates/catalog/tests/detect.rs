@@ -15,6 +15,11 @@ aliases = ["shell-test"]
 default_compiler = "sh"
 template = "echo 'Hello, world!'"
 
+[conformance]
+echo_stdin = "cat"
+print_args = 'printf "%s\n" "$@"'
+exit_code = "exit 3"
+
 [[compiler]]
 id = "sh"
 name = "sh-{{version}}"

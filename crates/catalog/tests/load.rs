@@ -14,6 +14,11 @@ extensions = ["lg"]
 default_compiler = "lang-1"
 template = "print hello"
 
+[conformance]
+echo_stdin = "echo stdin"
+print_args = "print args"
+exit_code = "exit 3"
+
 [[compiler]]
 id = "lang-1"
 name = "lang-{version}"

@@ -13,6 +13,12 @@ extensions = ["cc"]
 default_compiler = "gxx"
 template = "int main() {}"
 
+[conformance]
+echo_stdin = "echo stdin"
+print_args = "print args"
+exit_code = "exit 3"
+compile_error = "int main() { return x; }"
+
 [[switch]]
 type = "single"
 name = "warning"
@@ -73,6 +79,11 @@ aliases = ["preprocessor"]
 default_compiler = "pp"
 template = "X"
 
+[conformance]
+echo_stdin = '#include "/dev/stdin"'
+skip = ["print_args", "exit_code"]
+skip_reason = "the preprocessor has no arguments and no exit status"
+
 [[compiler]]
 id = "pp"
 name = "gcc-{version}-pp"
@@ -90,6 +101,11 @@ aliases = ["py", "python3"]
 extensions = ["py"]
 default_compiler = "cpython"
 template = "print('Hello, world!')"
+
+[conformance]
+echo_stdin = "echo stdin"
+print_args = "print args"
+exit_code = "exit 3"
 
 [[compiler]]
 id = "cpython"
@@ -125,6 +141,12 @@ const ZIG: &str = r#"
 language = "Zig"
 default_compiler = "zig-new"
 template = "pub fn main() void {}"
+
+[conformance]
+echo_stdin = "echo stdin"
+print_args = "print args"
+exit_code = "exit 3"
+compile_error = "pub fn main() void { x(); }"
 
 [[compiler]]
 id = "zig-new"
