@@ -44,7 +44,8 @@ pub const KEY_HEADERS: [&str; 2] = ["x-api-key", "x-oanor-key"];
 const MAX_KEY_LEN: usize = 256;
 
 /// The key the request presents: `x-api-key`, `x-oanor-key`, or `Authorization:
-/// Bearer KEY`, whichever comes first in that order.
+/// Bearer KEY` (or a bare `Authorization: KEY`, as Piston's clients send it), whichever
+/// comes first in that order.
 pub fn presented_key(headers: &HeaderMap) -> Option<String> {
     let value = |name: &str| {
         headers
@@ -57,12 +58,13 @@ pub fn presented_key(headers: &HeaderMap) -> Option<String> {
         .iter()
         .find_map(|name| value(name))
         .or_else(|| {
-            value("authorization").and_then(|auth| {
-                let (scheme, token) = auth.split_once(' ')?;
-                scheme
+            value("authorization").and_then(|auth| match auth.split_once(' ') {
+                Some((scheme, token)) => scheme
                     .eq_ignore_ascii_case("bearer")
                     .then(|| token.trim())
-                    .filter(|t| !t.is_empty())
+                    .filter(|t| !t.is_empty()),
+                // A bare key, as Piston's clients send theirs.
+                None => Some(auth),
             })
         })
         .map(str::to_owned)
@@ -210,6 +212,10 @@ mod tests {
         assert_eq!(
             presented_key(&headers(&[("authorization", "Basic eA==")])),
             None
+        );
+        assert_eq!(
+            presented_key(&headers(&[("authorization", "cx_live_abc")])).unwrap(),
+            "cx_live_abc"
         );
         assert_eq!(presented_key(&headers(&[("x-api-key", " ")])), None);
         assert_eq!(presented_key(&headers(&[])), None);

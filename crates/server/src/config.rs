@@ -1,6 +1,7 @@
 //! What the server is configured with: where it listens, where its data lives, plans,
 //! the engine's slots, size limits and caps on per-request limits.
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -40,6 +41,10 @@ pub struct ServerConfig {
     pub shutdown_grace: Duration,
     /// The `Retry-After` of a 503 for a full queue.
     pub queue_retry_after: Duration,
+    /// Compiler names of other services (Wandbox's `gcc-13.2.0`) that the compatible
+    /// APIs run on one of ours (`gcc-12.2.0`); keys are matched without regard to case.
+    /// Names neither installed nor aliased get an error listing the nearest we have.
+    pub compiler_aliases: BTreeMap<String, String>,
 }
 
 impl Default for ServerConfig {
@@ -58,6 +63,7 @@ impl Default for ServerConfig {
             limit_caps: LimitCaps::default(),
             shutdown_grace: Duration::from_secs(30),
             queue_retry_after: Duration::from_secs(1),
+            compiler_aliases: BTreeMap::new(),
         }
     }
 }
@@ -66,6 +72,14 @@ impl ServerConfig {
     /// The plan called `name`, if configured.
     pub fn plan(&self, name: &str) -> Option<&Plan> {
         Plan::find(&self.plans, name)
+    }
+
+    /// The compiler `name` stands for: ours by an alias, else `name` itself.
+    pub fn aliased<'a>(&'a self, name: &'a str) -> &'a str {
+        self.compiler_aliases
+            .iter()
+            .find(|(from, _)| from.eq_ignore_ascii_case(name.trim()))
+            .map_or(name, |(_, to)| to.as_str())
     }
 
     /// The plan a key made at first start gets: `free` if configured, else the first.

@@ -20,6 +20,7 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use crate::clock::rfc3339_millis;
+use crate::compat::Unenveloped;
 use crate::error::ApiError;
 
 /// The id of the request being served, in its extensions (and in `x-request-id`).
@@ -44,6 +45,11 @@ fn raw<T: Serialize>(value: &T) -> Box<RawValue> {
 }
 
 impl Pending {
+    /// The message of this answer.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
     pub fn failure(message: String, data: Value) -> Pending {
         Pending {
             success: false,
@@ -109,6 +115,8 @@ pub async fn envelope(mut request: Request, next: Next) -> Response {
     let response = next.run(request).await;
     let mut response = match response.extensions().get::<Pending>().cloned() {
         Some(pending) => render(response, pending, id),
+        // The compatible APIs answer in their own formats.
+        None if response.extensions().get::<Unenveloped>().is_some() => response,
         None if response.status().is_client_error() || response.status().is_server_error() => {
             let (parts, body) = response.into_parts();
             let text = axum::body::to_bytes(body, MAX_BARE_BODY)

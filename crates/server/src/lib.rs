@@ -7,11 +7,18 @@
 //! Every response is the envelope `{data, meta: {timestamp, request_id}, status,
 //! message, success}` (but `/metrics` and `/v1/openapi.json`, whose formats are fixed by
 //! their consumers), and carries an `x-request-id` header.
+//!
+//! Beside `/v1`, the server speaks Wandbox's API (`/api/compile.json`,
+//! `/api/compile.ndjson`, `/api/list.json`, `/api/permlink`, `/api/template`) and
+//! Piston's (`/api/v2/execute`, `/api/v2/runtimes`, WebSocket `/api/v2/connect`) on the
+//! same engine, keys, plans and limits, each in its own formats (see `compat`), so that
+//! their clients work against codeexec by changing only their base URL.
 
 #![forbid(unsafe_code)]
 
 mod auth;
 pub mod clock;
+mod compat;
 mod config;
 mod envelope;
 mod error;

@@ -4,6 +4,7 @@
 use serde_json::{json, Map, Value};
 
 use crate::auth::Access;
+use crate::compat;
 use crate::config::ServerConfig;
 use crate::routes::{RouteSpec, ROUTES};
 
@@ -25,10 +26,11 @@ pub fn document(config: &ServerConfig) -> Value {
         "info": {
             "title": "codeexec",
             "version": env!("CARGO_PKG_VERSION"),
-            "description": "Compile and run untrusted code in a sandbox behind an HTTP API. Every response but /metrics and this document is an envelope: {data, meta: {timestamp, request_id}, status, message, success}.",
+            "description": "Compile and run untrusted code in a sandbox behind an HTTP API. Every response but /metrics, this document and the compatible routes (tag compat: Wandbox's and Piston's APIs, in their own formats) is an envelope: {data, meta: {timestamp, request_id}, status, message, success}.",
             "license": { "name": "Apache-2.0" },
         },
         "servers": servers,
+        "tags": [compat::openapi::tag()],
         "paths": paths,
         "components": components(),
     })
@@ -36,6 +38,9 @@ pub fn document(config: &ServerConfig) -> Value {
 
 /// The operation object of one route.
 pub fn operation(spec: &RouteSpec, auth: bool) -> Value {
+    if let Some(api) = spec.compat() {
+        return compat::openapi::operation(spec, api, auth);
+    }
     let (id, description, parameters, body, data) = details(spec);
     let mut responses = Map::new();
     responses.insert("200".into(), envelope_response(spec.summary, data));
@@ -275,6 +280,14 @@ fn details(spec: &RouteSpec) -> Details {
 }
 
 fn components() -> Value {
+    let mut doc = own_components();
+    if let Some(Value::Object(schemas)) = doc.get_mut("schemas") {
+        schemas.extend(compat::openapi::schemas());
+    }
+    doc
+}
+
+fn own_components() -> Value {
     let string = json!({ "type": "string" });
     let nullable_string = json!({ "type": "string", "nullable": true });
     let nullable_int = json!({ "type": "integer", "nullable": true });

@@ -4,15 +4,18 @@
 mod catalog;
 mod meta;
 mod permlinks;
-mod run;
+pub(crate) mod run;
 mod usage;
 
 use axum::http::{Method, Uri};
-use axum::middleware::from_fn_with_state;
+use axum::middleware::{from_fn, from_fn_with_state};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post, MethodRouter};
 use axum::Router;
+use tower_http::catch_panic::CatchPanicLayer;
 
 use crate::auth::{require_counted_key, require_key, Access};
+use crate::compat::{self, piston, wandbox, ws, Api};
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -69,7 +72,55 @@ pub const ROUTES: &[RouteSpec] = &[
     ),
     route("GET", "/healthz", Access::Public, "Healthy"),
     route("GET", "/metrics", Access::Public, "Prometheus metrics"),
+    // Wandbox's API (compatible: its clients change only the base URL).
+    route(
+        "POST",
+        "/api/compile.json",
+        Access::Counted,
+        "Wandbox: compile + run",
+    ),
+    route(
+        "POST",
+        "/api/compile.ndjson",
+        Access::Counted,
+        "Wandbox: compile + run, streamed",
+    ),
+    route("GET", "/api/list.json", Access::Key, "Wandbox: compilers"),
+    route(
+        "GET",
+        "/api/permlink/{id}",
+        Access::Public,
+        "Wandbox: a saved run",
+    ),
+    route("POST", "/api/permlink", Access::Key, "Wandbox: save a run"),
+    route(
+        "GET",
+        "/api/template/{name}",
+        Access::Key,
+        "Wandbox: a template",
+    ),
+    // Piston's v2 API (compatible likewise).
+    route(
+        "POST",
+        "/api/v2/execute",
+        Access::Counted,
+        "Piston: execute",
+    ),
+    route("GET", "/api/v2/runtimes", Access::Key, "Piston: runtimes"),
+    route(
+        "GET",
+        "/api/v2/connect",
+        Access::Counted,
+        "Piston: interactive run (WebSocket)",
+    ),
 ];
+
+impl RouteSpec {
+    /// The compatible API this route belongs to (`None` for codeexec's own routes).
+    pub fn compat(&self) -> Option<Api> {
+        Api::of_path(self.path)
+    }
+}
 
 /// The summary of a route, for its success message.
 pub(crate) fn summary(method: &str, path: &str) -> &'static str {
@@ -93,6 +144,15 @@ fn handler(spec: &RouteSpec) -> MethodRouter<AppState> {
         ("GET", "/v1/openapi.json") => get(meta::openapi),
         ("GET", "/healthz") => get(meta::healthz),
         ("GET", "/metrics") => get(meta::metrics),
+        ("POST", "/api/compile.json") => post(wandbox::compile_json),
+        ("POST", "/api/compile.ndjson") => post(wandbox::compile_ndjson),
+        ("GET", "/api/list.json") => get(wandbox::list_json),
+        ("GET", "/api/permlink/{id}") => get(wandbox::permlink_get),
+        ("POST", "/api/permlink") => post(wandbox::permlink_post),
+        ("GET", "/api/template/{name}") => get(wandbox::template),
+        ("POST", "/api/v2/execute") => post(piston::execute),
+        ("GET", "/api/v2/runtimes") => get(piston::runtimes),
+        ("GET", "/api/v2/connect") => get(ws::connect),
         (method, path) => unreachable!("route {method} {path} has no handler"),
     }
 }
@@ -102,7 +162,7 @@ fn handler(spec: &RouteSpec) -> MethodRouter<AppState> {
 pub(crate) fn api(state: &AppState) -> Router<AppState> {
     let mut router = Router::new();
     for spec in ROUTES {
-        let method_router = match spec.access {
+        let mut method_router = match spec.access {
             Access::Public => handler(spec),
             Access::Key => {
                 handler(spec).route_layer(from_fn_with_state(state.clone(), require_key))
@@ -111,6 +171,12 @@ pub(crate) fn api(state: &AppState) -> Router<AppState> {
                 handler(spec).route_layer(from_fn_with_state(state.clone(), require_counted_key))
             }
         };
+        if spec.compat().is_some() {
+            // Errors (the key checks' too) in the API's own format, panics included.
+            method_router = method_router
+                .route_layer(CatchPanicLayer::new())
+                .route_layer(from_fn(compat::errors_in_api_format));
+        }
         router = router.route(spec.path, method_router);
     }
     router
@@ -118,16 +184,26 @@ pub(crate) fn api(state: &AppState) -> Router<AppState> {
         .method_not_allowed_fallback(method_not_allowed)
 }
 
-async fn not_found(method: Method, uri: Uri) -> ApiError {
-    ApiError::RouteNotFound {
-        method: method.to_string(),
-        path: uri.path().to_owned(),
+/// `e`, in the format of the compatible API `uri` is under, if any.
+fn in_format_of(uri: &Uri, e: ApiError) -> Response {
+    match Api::of_path(uri.path()) {
+        Some(api) => api.render(e),
+        None => e.into_response(),
     }
 }
 
-async fn method_not_allowed(method: Method, uri: Uri) -> ApiError {
-    ApiError::MethodNotAllowed {
+async fn not_found(method: Method, uri: Uri) -> Response {
+    let e = ApiError::RouteNotFound {
         method: method.to_string(),
         path: uri.path().to_owned(),
-    }
+    };
+    in_format_of(&uri, e)
+}
+
+async fn method_not_allowed(method: Method, uri: Uri) -> Response {
+    let e = ApiError::MethodNotAllowed {
+        method: method.to_string(),
+        path: uri.path().to_owned(),
+    };
+    in_format_of(&uri, e)
 }

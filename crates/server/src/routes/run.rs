@@ -8,7 +8,7 @@ use axum::extract::rejection::{BytesRejection, QueryRejection};
 use axum::extract::{Query, State};
 use axum::http::HeaderMap;
 use axum::Extension;
-use codeexec_engine::{EngineError, Job, JobStatus, Recipe, SourceFile};
+use codeexec_engine::{EngineError, Job, JobResult, JobStatus, Recipe, SourceFile, StreamEvent};
 use codeexec_store::{new_permlink_id, Permlink};
 
 use crate::auth::Caller;
@@ -20,6 +20,7 @@ use crate::limits;
 use crate::run_request::RunRequest;
 use crate::run_result::RunResult;
 use crate::state::AppState;
+use tokio::sync::mpsc;
 
 pub async fn run_get(
     State(state): State<AppState>,
@@ -38,7 +39,17 @@ pub async fn run_post(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Reply, ApiError> {
-    let body = body.map_err(|e| match e.status().as_u16() {
+    let body = body_bytes(&state, body)?;
+    let request = RunRequest::from_json(&body, state.config())?;
+    execute(&state, &caller, &headers, request).await
+}
+
+/// The request body, or why it could not be read (too large …).
+pub(crate) fn body_bytes(
+    state: &AppState,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Bytes, ApiError> {
+    body.map_err(|e| match e.status().as_u16() {
         413 => ApiError::BodyTooLarge {
             limit: state.config().max_body_bytes,
         },
@@ -46,13 +57,15 @@ pub async fn run_post(
             status: e.status(),
             message: e.body_text(),
         },
-    })?;
-    let request = RunRequest::from_json(&body, state.config())?;
-    execute(&state, &caller, &headers, request).await
+    })
 }
 
 /// The job a request asks for, with its limits settled.
-fn job_of(state: &AppState, recipe: &Recipe, request: &RunRequest) -> Result<Job, ApiError> {
+pub(crate) fn job_of(
+    state: &AppState,
+    recipe: &Recipe,
+    request: &RunRequest,
+) -> Result<Job, ApiError> {
     check_against_main(&request.files, &recipe.source_file)?;
     let mut job = Job::new(recipe.clone(), request.code.as_bytes());
     job.files.extend(request.files.iter().map(|f| SourceFile {
@@ -78,12 +91,29 @@ async fn execute(
         &request.args,
     )?;
     let job = job_of(state, &recipe, &request)?;
+    let result = run_on_engine(state, &recipe.language, job, None).await?;
 
+    let mut view = RunResult::new(&recipe, &result);
+    if request.save {
+        save_permlink(state, caller, headers, &request, &mut view).await?;
+    }
+    Ok(Reply::new(super::summary("GET", "/v1/run"), &view))
+}
+
+/// Runs `job` on the engine (sending output to `events` as it comes, if given) and
+/// counts it in the metrics. Shared by `/v1/run` and the compatible APIs.
+///
+/// Dropping the returned future cancels the job: when the client disconnects (hyper
+/// drops the handler), and when a shutdown's grace period runs out.
+pub(crate) async fn run_on_engine(
+    state: &AppState,
+    language: &str,
+    job: Job,
+    events: Option<mpsc::UnboundedSender<StreamEvent>>,
+) -> Result<JobResult, ApiError> {
     let started = Instant::now();
-    // Dropping the engine's future cancels the job: when the client disconnects
-    // (hyper drops this handler), and when a shutdown's grace period runs out.
     let outcome = tokio::select! {
-        outcome = state.engine().run(job) => outcome,
+        outcome = state.engine().run_streamed(job, events) => outcome,
         () = state.hard_stopped() => return Err(ApiError::ShuttingDown),
     };
     let result = match outcome {
@@ -98,19 +128,14 @@ async fn execute(
     };
     state
         .metrics()
-        .record_run(result.status.as_str(), &recipe.language, started.elapsed());
+        .record_run(result.status.as_str(), language, started.elapsed());
     if result.status == JobStatus::InternalError {
         return Err(ApiError::Internal(format!(
             "the job failed inside codeexec, not in your program: {}",
             result.internal_error.as_deref().unwrap_or("unknown cause")
         )));
     }
-
-    let mut view = RunResult::new(&recipe, &result);
-    if request.save {
-        save_permlink(state, caller, headers, &request, &mut view).await?;
-    }
-    Ok(Reply::new(super::summary("GET", "/v1/run"), &view))
+    Ok(result)
 }
 
 /// Stores the run under a new id (before the response is sent) and fills in
@@ -141,7 +166,7 @@ async fn save_permlink(
 }
 
 /// The configured public base URL, else `http://` and the request's `Host`.
-fn permlink_base(state: &AppState, headers: &HeaderMap) -> Option<String> {
+pub(crate) fn permlink_base(state: &AppState, headers: &HeaderMap) -> Option<String> {
     if let Some(base) = &state.config().public_base_url {
         return Some(base.trim_end_matches('/').to_owned());
     }

@@ -292,3 +292,31 @@ impl Drop for TestServer {
         }
     }
 }
+
+/// The default compiler of a language (by id or alias), as installed here.
+pub fn default_compiler(language: &str) -> String {
+    let catalog = catalog();
+    let l = catalog
+        .language(language)
+        .unwrap_or_else(|| panic!("no language {language}"));
+    catalog
+        .default_compiler_of(l)
+        .unwrap_or_else(|| panic!("no compiler for {language} is installed"))
+        .name
+        .clone()
+}
+
+impl TestServer {
+    /// A POST of `body` as it is (JSON or not), with `header` if given.
+    pub async fn post_raw(&self, path: &str, header: Option<(&str, &str)>, body: &str) -> Answer {
+        let mut request = self
+            .client
+            .post(self.url(path))
+            .header("content-type", "application/json")
+            .body(body.to_owned());
+        if let Some((name, value)) = header {
+            request = request.header(name, value);
+        }
+        answer(request.send().await.expect("the request was sent")).await
+    }
+}
