@@ -197,6 +197,29 @@ impl BoxHandle {
         observer: &mut dyn FnMut(Stream, &[u8]),
         cancel: Option<&CancelToken>,
     ) -> Result<Outcome> {
+        self.run_inner(spec, None, observer, cancel)
+    }
+
+    /// Like [`run_with`](Self::run_with), with the program's stdin read from
+    /// `stdin` (say, the read end of a pipe another thread feeds while the program
+    /// runs: interactive input) instead of `spec.stdin`, which must be empty.
+    pub fn run_with_stdin(
+        &mut self,
+        spec: &RunSpec,
+        stdin: OwnedFd,
+        observer: &mut dyn FnMut(Stream, &[u8]),
+        cancel: Option<&CancelToken>,
+    ) -> Result<Outcome> {
+        self.run_inner(spec, Some(stdin), observer, cancel)
+    }
+
+    fn run_inner(
+        &mut self,
+        spec: &RunSpec,
+        stdin: Option<OwnedFd>,
+        observer: &mut dyn FnMut(Stream, &[u8]),
+        cancel: Option<&CancelToken>,
+    ) -> Result<Outcome> {
         let inner = self.sandbox.clone();
         let cgroup = inner.cgroups.create_run(CgroupLimits {
             memory_bytes: spec.limits.memory_bytes,
@@ -216,7 +239,7 @@ impl BoxHandle {
             cpus: inner.cpus,
             cancel: cancel.map(CancelToken::raw_fd),
         };
-        let result = supervise::run(&ctx, spec, observer);
+        let result = supervise::run(&ctx, spec, stdin, observer);
         cgroup.remove();
         result
     }

@@ -262,6 +262,7 @@ impl Collector {
 pub(crate) fn run(
     ctx: &RunContext<'_>,
     spec: &RunSpec,
+    stdin: Option<OwnedFd>,
     observer: &mut dyn FnMut(Stream, &[u8]),
 ) -> Result<Outcome> {
     let limits = &spec.limits;
@@ -270,7 +271,15 @@ pub(crate) fn run(
             "time and memory limits must be positive".into(),
         ));
     }
-    let stdin = sys::memfd_with(&spec.stdin)?;
+    let stdin = match stdin {
+        Some(_) if !spec.stdin.is_empty() => {
+            return Err(SandboxError::InvalidRequest(
+                "give stdin either as bytes in the run spec or as a descriptor, not both".into(),
+            ))
+        }
+        Some(fd) => fd,
+        None => sys::memfd_with(&spec.stdin)?,
+    };
     let (out_r, out_w) = sys::pipe()?;
     let (err_r, err_w) = sys::pipe()?;
     let (rep_r, rep_w) = sys::pipe()?;

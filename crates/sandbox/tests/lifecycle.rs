@@ -212,3 +212,45 @@ fn standard_streams_can_be_reopened_by_path() {
     assert_eq!(stdout(&o), "in\n");
     assert_eq!(stderr(&o), "err\n");
 }
+
+#[test]
+fn stdin_can_be_fed_while_the_program_runs() {
+    use std::io::{BufRead, BufReader, Write};
+    let sb = sandbox();
+    let mut bx = sb.create_box(&BoxLimits::default()).unwrap();
+    let (reader, mut writer) = std::io::pipe().unwrap();
+    let (answers_tx, answers_rx) = std::sync::mpsc::channel::<String>();
+    // The feeder answers each line the program prints: a real round trip.
+    let feeder = std::thread::spawn(move || {
+        writer.write_all(b"first\n").unwrap();
+        let line = answers_rx.recv().unwrap();
+        writer
+            .write_all(format!("after {}", line).as_bytes())
+            .unwrap();
+        // Dropping the writer ends the program's input.
+    });
+    let script = "read a; echo \"got $a\"; read b; echo \"then $b\"; cat; echo done";
+    let mut pending = String::new();
+    let o = bx
+        .run_with_stdin(
+            &sh(script),
+            reader.into(),
+            &mut |_, bytes| {
+                pending.push_str(&String::from_utf8_lossy(bytes));
+                for line in BufReader::new(pending.as_bytes())
+                    .lines()
+                    .map_while(Result::ok)
+                {
+                    if line == "got first" {
+                        let _ = answers_tx.send(format!("{line}\n"));
+                    }
+                }
+                pending.clear();
+            },
+            None,
+        )
+        .unwrap();
+    feeder.join().unwrap();
+    assert!(o.success(), "{o:?}");
+    assert_eq!(stdout(&o), "got first\nthen after got first\ndone\n");
+}
