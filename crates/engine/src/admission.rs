@@ -8,7 +8,7 @@ use std::sync::Arc;
 use codeexec_sandbox::{CancelToken, Sandbox};
 use tokio::sync::{mpsc, Semaphore};
 
-use crate::job::{run_job_with, Event, Job, Step};
+use crate::job::{run_job_io, Event, Job, Step};
 use crate::result::JobResult;
 use codeexec_sandbox::Stream;
 
@@ -142,6 +142,28 @@ impl Engine {
         job: Job,
         events: Option<mpsc::UnboundedSender<StreamEvent>>,
     ) -> Result<JobResult, EngineError> {
+        self.admit(job, events, None).await
+    }
+
+    /// An interactive run: `job.stdin` and then every chunk received on `stdin` are
+    /// written to the program's stdin while it runs (a thread of its own writes, so a
+    /// program that stops reading never stalls output collection). Dropping the
+    /// sender closes the program's stdin (end of file).
+    pub async fn run_interactive(
+        &self,
+        job: Job,
+        events: mpsc::UnboundedSender<StreamEvent>,
+        stdin: mpsc::UnboundedReceiver<Vec<u8>>,
+    ) -> Result<JobResult, EngineError> {
+        self.admit(job, Some(events), Some(stdin)).await
+    }
+
+    async fn admit(
+        &self,
+        mut job: Job,
+        events: Option<mpsc::UnboundedSender<StreamEvent>>,
+        stdin: Option<mpsc::UnboundedReceiver<Vec<u8>>>,
+    ) -> Result<JobResult, EngineError> {
         let permit = match self.slots.clone().try_acquire_owned() {
             Ok(permit) => permit,
             Err(_) => {
@@ -159,10 +181,22 @@ impl Engine {
         let cancel = CancelToken::new().ok();
         // If the caller stops waiting (a client that disconnected), the job stops too.
         let _cancel_on_drop = CancelOnDrop(cancel.clone());
+        let stdin_pipe = match stdin {
+            Some(chunks) => match feed_stdin(std::mem::take(&mut job.stdin), chunks) {
+                Ok(read_end) => Some(read_end),
+                Err(e) => {
+                    return Ok(JobResult::internal(
+                        format!("making the stdin pipe: {e}"),
+                        None,
+                    ))
+                }
+            },
+            None => None,
+        };
         let handle = tokio::task::spawn_blocking(move || {
             let _permit = permit;
             let _running = running;
-            run_job_with(
+            run_job_io(
                 &sandbox,
                 &job,
                 &mut |event| {
@@ -178,10 +212,35 @@ impl Engine {
                     }
                 },
                 cancel.as_ref(),
+                stdin_pipe,
             )
         });
         Ok(handle
             .await
             .unwrap_or_else(|e| JobResult::internal(format!("the job's thread failed: {e}"), None)))
     }
+}
+
+/// Starts a thread that writes `first`, then each received chunk, into a new pipe;
+/// returns the pipe's read end for the program. The thread ends when the sender is
+/// dropped (the program then reads end of file) or when nobody reads any more.
+fn feed_stdin(
+    first: Vec<u8>,
+    mut chunks: mpsc::UnboundedReceiver<Vec<u8>>,
+) -> std::io::Result<std::os::fd::OwnedFd> {
+    use std::io::Write;
+    let (reader, mut writer) = std::io::pipe()?;
+    std::thread::Builder::new()
+        .name("codeexec-stdin".into())
+        .spawn(move || {
+            if writer.write_all(&first).is_err() {
+                return;
+            }
+            while let Some(chunk) = chunks.blocking_recv() {
+                if writer.write_all(&chunk).is_err() {
+                    return;
+                }
+            }
+        })?;
+    Ok(reader.into())
 }

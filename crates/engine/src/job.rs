@@ -1,6 +1,7 @@
 //! One job, start to end, on the calling thread: box, stage, compile, run, destroy.
 
 use std::ffi::OsString;
+use std::os::fd::OwnedFd;
 use std::time::Duration;
 
 use codeexec_catalog::Recipe;
@@ -136,23 +137,23 @@ fn step(
     which: Step,
     events: &mut dyn FnMut(Event<'_>),
     cancel: Option<&CancelToken>,
+    stdin: Option<OwnedFd>,
 ) -> Result<(Outcome, Vec<u8>), String> {
     events(Event::Started(which));
     let mut merged = Vec::new();
-    let outcome = bx
-        .run_with(
-            spec,
-            &mut |stream, bytes| {
-                merged.extend_from_slice(bytes);
-                events(Event::Output {
-                    step: which,
-                    stream,
-                    bytes,
-                });
-            },
-            cancel,
-        )
-        .map_err(|e| e.to_string())?;
+    let mut observer = |stream, bytes: &[u8]| {
+        merged.extend_from_slice(bytes);
+        events(Event::Output {
+            step: which,
+            stream,
+            bytes,
+        });
+    };
+    let outcome = match stdin {
+        Some(fd) => bx.run_with_stdin(spec, fd, &mut observer, cancel),
+        None => bx.run_with(spec, &mut observer, cancel),
+    }
+    .map_err(|e| e.to_string())?;
     Ok((outcome, merged))
 }
 
@@ -187,6 +188,28 @@ pub fn run_job_with(
     events: &mut dyn FnMut(Event<'_>),
     cancel: Option<&CancelToken>,
 ) -> JobResult {
+    run_job_io(sandbox, job, events, cancel, None)
+}
+
+/// Like [`run_job_with`], with the program's stdin read from `stdin` (the read end
+/// of a pipe fed while it runs) instead of `job.stdin`. Compile steps get no input.
+pub fn run_job_interactive(
+    sandbox: &Sandbox,
+    job: &Job,
+    events: &mut dyn FnMut(Event<'_>),
+    cancel: Option<&CancelToken>,
+    stdin: OwnedFd,
+) -> JobResult {
+    run_job_io(sandbox, job, events, cancel, Some(stdin))
+}
+
+pub(crate) fn run_job_io(
+    sandbox: &Sandbox,
+    job: &Job,
+    events: &mut dyn FnMut(Event<'_>),
+    cancel: Option<&CancelToken>,
+    stdin: Option<OwnedFd>,
+) -> JobResult {
     let box_limits = BoxLimits {
         disk_bytes: job.limits.disk_bytes,
         ..BoxLimits::default()
@@ -208,7 +231,7 @@ pub fn run_job_with(
         let mut spec = RunSpec::new(argv.iter().map(OsString::from));
         spec.env = env.clone();
         spec.limits = limits.sandbox_limits(limits.compile_wall, limits.compile_cpu);
-        let (outcome, merged) = match step(&mut bx, &spec, Step::Compile, events, cancel) {
+        let (outcome, merged) = match step(&mut bx, &spec, Step::Compile, events, cancel, None) {
             Ok(r) => r,
             Err(e) => return JobResult::internal(format!("compiling: {e}"), compile),
         };
@@ -236,9 +259,11 @@ pub fn run_job_with(
             .map(OsString::from),
     );
     spec.env = env;
-    spec.stdin = job.stdin.clone();
+    if stdin.is_none() {
+        spec.stdin = job.stdin.clone();
+    }
     spec.limits = limits.sandbox_limits(limits.run_wall, limits.run_cpu);
-    let (outcome, merged) = match step(&mut bx, &spec, Step::Run, events, cancel) {
+    let (outcome, merged) = match step(&mut bx, &spec, Step::Run, events, cancel, stdin) {
         Ok(r) => r,
         Err(e) => return JobResult::internal(format!("running: {e}"), compile),
     };

@@ -15,7 +15,9 @@ mod result;
 
 pub use admission::{Engine, EngineConfig, EngineError, QueueStats, StreamEvent};
 pub use codeexec_catalog::Recipe;
-pub use job::{run_job, run_job_with, Event, Job, JobLimits, SourceFile, Step};
+pub use job::{
+    run_job, run_job_interactive, run_job_with, Event, Job, JobLimits, SourceFile, Step,
+};
 pub use result::{JobResult, JobStatus, StepResult};
 
 /// `base` plus every host path the catalogue's installed toolchains need bound

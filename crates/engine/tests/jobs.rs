@@ -227,3 +227,33 @@ async fn a_dropped_request_cancels_its_job() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_interactive_job_answers_input_given_while_it_runs() {
+    let engine = Engine::new(sandbox(), EngineConfig::default());
+    let mut j = job(
+        "python",
+        "name = input('name? ')\nprint('hello', name, flush=True)\nage = input()\nprint('age', age)",
+    );
+    j.stdin = b"ada\n".to_vec();
+    let (events_tx, mut events_rx) = tokio::sync::mpsc::unbounded_channel();
+    let (stdin_tx, stdin_rx) = tokio::sync::mpsc::unbounded_channel();
+    let run = tokio::spawn({
+        let engine = engine.clone();
+        async move { engine.run_interactive(j, events_tx, stdin_rx).await }
+    });
+    // Answer only after the program has greeted: a real round trip.
+    let mut seen = String::new();
+    while !seen.contains("hello ada") {
+        match tokio::time::timeout(Duration::from_secs(10), events_rx.recv()).await {
+            Ok(Some(StreamEvent::Output(_, _, bytes))) => seen.push_str(&text(&bytes)),
+            Ok(Some(_)) => {}
+            other => panic!("no greeting: {other:?} after {seen:?}"),
+        }
+    }
+    stdin_tx.send(b"36\n".to_vec()).unwrap();
+    drop(stdin_tx);
+    let r = run.await.unwrap().unwrap();
+    assert_eq!(r.status, JobStatus::Ok, "{r:?}");
+    assert_eq!(text(&r.run.unwrap().stdout), "name? hello ada\nage 36\n");
+}
