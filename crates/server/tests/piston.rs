@@ -608,44 +608,9 @@ async fn websocket_close_codes() {
     assert!(e.to_string().contains("401"), "{e}");
 }
 
+/// A program that reads a line, answers, and reads again: its stdin is fed while it
+/// runs.
 #[tokio::test]
-async fn websocket_stdin_sent_while_running_is_refused_with_an_error() {
-    let s = TestServer::start(config()).await;
-    let mut ws = connect(&s, Some(&s.key)).await;
-    let code = "import time\nprint('ready', flush=True)\ntime.sleep(1)\n";
-    send(
-        &mut ws,
-        json!({"type": "init", "language": "python", "version": "*", "files": [{"content": code}]}),
-    )
-    .await;
-    loop {
-        let m = ws.next().await.unwrap().unwrap();
-        if m.to_text().unwrap().contains("\"data\"") {
-            break;
-        }
-    }
-    send(
-        &mut ws,
-        json!({"type": "data", "stream": "stdin", "data": "late\n"}),
-    )
-    .await;
-    let (messages, close) = drain(&mut ws, Instant::now()).await;
-    assert_eq!(close.map(|c| c.0), Some(4999));
-    assert!(
-        messages.iter().any(|(m, _)| m["type"] == "error"
-            && m["message"]
-                .as_str()
-                .unwrap()
-                .contains("init message's `stdin`")),
-        "{messages:?}"
-    );
-}
-
-/// A program that reads a line, answers, and reads again: needs the program's stdin to
-/// be fed while it runs, which the sandbox does not offer yet (it takes stdin as bytes
-/// before the program starts).
-#[tokio::test]
-#[ignore = "needs streaming stdin in the sandbox and engine (not there yet)"]
 async fn websocket_interactive_stdin_round_trips() {
     let s = TestServer::start(config()).await;
     let mut ws = connect(&s, Some(&s.key)).await;

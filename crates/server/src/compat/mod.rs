@@ -26,7 +26,7 @@ use tokio::task::JoinHandle;
 
 use crate::envelope::Pending;
 use crate::error::ApiError;
-use crate::routes::run::run_on_engine;
+use crate::routes::run::run_on_engine_with_stdin;
 use crate::state::AppState;
 
 /// Which compatible API a path belongs to.
@@ -315,11 +315,23 @@ impl RunningJob {
     /// Submits `job` and waits until it runs (its first event) or ends, so that a full
     /// queue or a failure to start is still an HTTP error, not part of a stream.
     pub async fn start(state: &AppState, language: &str, job: Job) -> Result<RunningJob, ApiError> {
+        Self::start_with_stdin(state, language, job, None).await
+    }
+
+    /// Like [`start`](Self::start); with `stdin`, chunks sent there reach the
+    /// program's stdin while it runs.
+    pub async fn start_with_stdin(
+        state: &AppState,
+        language: &str,
+        job: Job,
+        stdin: Option<mpsc::UnboundedReceiver<Vec<u8>>>,
+    ) -> Result<RunningJob, ApiError> {
         let (tx, mut events) = mpsc::unbounded_channel();
         let task_state = state.clone();
         let language = language.to_owned();
-        let mut task =
-            tokio::spawn(async move { run_on_engine(&task_state, &language, job, Some(tx)).await });
+        let mut task = tokio::spawn(async move {
+            run_on_engine_with_stdin(&task_state, &language, job, Some(tx), stdin).await
+        });
         let mut running = RunningJob {
             events: mpsc::unbounded_channel().1,
             first: None,

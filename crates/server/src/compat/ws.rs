@@ -9,10 +9,9 @@
 //! `signal` before `init`, 4004 `data` for a stream other than stdin, 4005 an unknown
 //! signal, 4999 the job is done.
 //!
-//! Limits: the program's stdin is the `init` message's `stdin`, given up front (the
-//! sandbox takes stdin as bytes before the program starts); `data` on stdin while it
-//! runs cannot reach it yet and is answered with one `error` message. A `signal`
-//! stops the job (with SIGKILL, whatever signal was named).
+//! The program's stdin is the `init` message's `stdin`, then every `data` message on
+//! stdin as it comes (interactive programs answer while they run). A `signal` stops
+//! the job (with SIGKILL, whatever signal was named).
 
 use std::time::Duration;
 
@@ -96,6 +95,7 @@ enum Incoming {
     Init(Value),
     Data {
         stream: String,
+        data: String,
     },
     Signal(String),
     /// Not a message we understand; the reason.
@@ -106,15 +106,11 @@ enum Incoming {
 
 struct Session {
     socket: WebSocket,
-    warned_stdin: bool,
 }
 
 impl Session {
     fn new(socket: WebSocket) -> Session {
-        Session {
-            socket,
-            warned_stdin: false,
-        }
+        Session { socket }
     }
 
     async fn receive(&mut self) -> Incoming {
@@ -140,6 +136,7 @@ impl Session {
                 Some("init") => Incoming::Init(value),
                 Some("data") => Incoming::Data {
                     stream: field("stream"),
+                    data: field("data"),
                 },
                 Some("signal") => Incoming::Signal(field("signal")),
                 other => Incoming::Invalid(format!(
@@ -205,7 +202,16 @@ impl Session {
         if !self.send(hello).await {
             return;
         }
-        let mut job = match RunningJob::start(&state, &prepared.recipe.language, prepared.job).await
+        // The program's stdin: the init message's `stdin` first, then every `data`
+        // on stdin while it runs; it ends with the job (Piston sends no end of input).
+        let (stdin_tx, stdin_rx) = tokio::sync::mpsc::unbounded_channel();
+        let mut job = match RunningJob::start_with_stdin(
+            &state,
+            &prepared.recipe.language,
+            prepared.job,
+            Some(stdin_rx),
+        )
+        .await
         {
             Ok(job) => job,
             Err(e) => return self.error_and_close(&e.to_string()).await,
@@ -253,14 +259,9 @@ impl Session {
                 incoming = self.receive() => match incoming {
                     Incoming::Gone => return,
                     Incoming::Init(_) => return self.close(4000, "Already Initialized").await,
-                    Incoming::Data { stream, .. } if stream == "stdin" => {
-                        if !self.warned_stdin {
-                            self.warned_stdin = true;
-                            let note = "this server cannot pass input to a running program yet: give all of it in the init message's `stdin`";
-                            if !self.send(json!({ "type": "error", "message": note })).await {
-                                return;
-                            }
-                        }
+                    Incoming::Data { stream, data } if stream == "stdin" => {
+                        // The job may already be past reading; a closed pipe is fine.
+                        let _ = stdin_tx.send(data.into_bytes());
                     }
                     Incoming::Data { .. } => return self.close(4004, "Can only write to stdin").await,
                     Incoming::Signal(signal) if SIGNALS.contains(&signal.as_str()) => {

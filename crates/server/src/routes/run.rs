@@ -111,9 +111,31 @@ pub(crate) async fn run_on_engine(
     job: Job,
     events: Option<mpsc::UnboundedSender<StreamEvent>>,
 ) -> Result<JobResult, ApiError> {
+    run_on_engine_with_stdin(state, language, job, events, None).await
+}
+
+/// Like [`run_on_engine`]; with `stdin`, the program reads chunks sent there while it
+/// runs (after `job.stdin`), until the sender is dropped.
+pub(crate) async fn run_on_engine_with_stdin(
+    state: &AppState,
+    language: &str,
+    job: Job,
+    events: Option<mpsc::UnboundedSender<StreamEvent>>,
+    stdin: Option<mpsc::UnboundedReceiver<Vec<u8>>>,
+) -> Result<JobResult, ApiError> {
     let started = Instant::now();
+    let engine = state.engine();
+    let run = async move {
+        match stdin {
+            Some(chunks) => {
+                let events = events.unwrap_or_else(|| mpsc::unbounded_channel().0);
+                engine.run_interactive(job, events, chunks).await
+            }
+            None => engine.run_streamed(job, events).await,
+        }
+    };
     let outcome = tokio::select! {
-        outcome = state.engine().run_streamed(job, events) => outcome,
+        outcome = run => outcome,
         () = state.hard_stopped() => return Err(ApiError::ShuttingDown),
     };
     let result = match outcome {
