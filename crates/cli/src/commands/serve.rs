@@ -37,9 +37,24 @@ pub struct ServeArgs {
     /// Seconds running jobs may take to finish after SIGTERM.
     #[arg(long, env = "CODEEXEC_SHUTDOWN_GRACE", default_value_t = 30)]
     shutdown_grace: u64,
+    /// A compiler name of another service mapped to ours, for drop-in clients
+    /// (`gcc-13.2.0=gcc-12.2.0`); repeat for more.
+    #[arg(long = "compiler-alias", value_parser = parse_alias)]
+    compiler_aliases: Vec<(String, String)>,
     /// Log format.
     #[arg(long, env = "CODEEXEC_LOG_FORMAT", value_parser = ["text", "json"], default_value = "text")]
     log_format: String,
+}
+
+fn parse_alias(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((from, to)) if !from.trim().is_empty() && !to.trim().is_empty() => {
+            Ok((from.trim().to_string(), to.trim().to_string()))
+        }
+        _ => Err(format!(
+            "`{s}`: expected THEIRS=OURS, e.g. gcc-13.2.0=gcc-12.2.0"
+        )),
+    }
 }
 
 fn init_logging(format: &str) {
@@ -77,6 +92,7 @@ pub fn serve(ctx: &Context, args: ServeArgs) -> anyhow::Result<ExitCode> {
             queue_limit: args.queue_limit.unwrap_or(defaults.queue_limit),
         },
         shutdown_grace: Duration::from_secs(args.shutdown_grace),
+        compiler_aliases: args.compiler_aliases.into_iter().collect(),
         ..ServerConfig::default()
     };
     let catalog = ctx.catalog()?;
