@@ -5,7 +5,7 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use codeexec_sandbox::{CancelToken, Sandbox};
+use codeexec_sandbox::{RunControl, Sandbox};
 use tokio::sync::{mpsc, Semaphore};
 
 use crate::job::{run_job_io, Event, Job, Step};
@@ -39,7 +39,7 @@ pub enum EngineError {
 }
 
 /// Cancels a running job when the future waiting for it is dropped.
-struct CancelOnDrop(Option<CancelToken>);
+struct CancelOnDrop(Option<RunControl>);
 
 impl Drop for CancelOnDrop {
     fn drop(&mut self) {
@@ -148,21 +148,26 @@ impl Engine {
     /// An interactive run: `job.stdin` and then every chunk received on `stdin` are
     /// written to the program's stdin while it runs (a thread of its own writes, so a
     /// program that stops reading never stalls output collection). Dropping the
-    /// sender closes the program's stdin (end of file).
+    /// sender closes the program's stdin (end of file). Signal numbers received on
+    /// `signals` are delivered to the program.
     pub async fn run_interactive(
         &self,
         job: Job,
         events: mpsc::UnboundedSender<StreamEvent>,
         stdin: mpsc::UnboundedReceiver<Vec<u8>>,
+        signals: mpsc::UnboundedReceiver<i32>,
     ) -> Result<JobResult, EngineError> {
-        self.admit(job, Some(events), Some(stdin)).await
+        self.admit(job, Some(events), Some((stdin, signals))).await
     }
 
     async fn admit(
         &self,
         mut job: Job,
         events: Option<mpsc::UnboundedSender<StreamEvent>>,
-        stdin: Option<mpsc::UnboundedReceiver<Vec<u8>>>,
+        input: Option<(
+            mpsc::UnboundedReceiver<Vec<u8>>,
+            mpsc::UnboundedReceiver<i32>,
+        )>,
     ) -> Result<JobResult, EngineError> {
         let permit = match self.slots.clone().try_acquire_owned() {
             Ok(permit) => permit,
@@ -178,9 +183,20 @@ impl Engine {
         };
         let running = Counted::new(&self.running);
         let sandbox = self.sandbox.clone();
-        let cancel = CancelToken::new().ok();
+        let cancel = RunControl::new().ok();
         // If the caller stops waiting (a client that disconnected), the job stops too.
         let _cancel_on_drop = CancelOnDrop(cancel.clone());
+        let (stdin, signals) = match input {
+            Some((stdin, signals)) => (Some(stdin), Some(signals)),
+            None => (None, None),
+        };
+        if let (Some(mut signals), Some(control)) = (signals, cancel.clone()) {
+            tokio::spawn(async move {
+                while let Some(signal) = signals.recv().await {
+                    let _ = control.signal(signal);
+                }
+            });
+        }
         let stdin_pipe = match stdin {
             Some(chunks) => match feed_stdin(std::mem::take(&mut job.stdin), chunks) {
                 Ok(read_end) => Some(read_end),

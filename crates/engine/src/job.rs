@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use codeexec_catalog::Recipe;
 use codeexec_sandbox::{
-    default_env, BoxLimits, CancelToken, Limits, Outcome, RunSpec, Sandbox, Stream,
+    default_env, BoxLimits, Limits, Outcome, RunControl, RunSpec, Sandbox, Stream,
 };
 
 use crate::result::{JobResult, JobStatus, StepResult};
@@ -26,7 +26,10 @@ pub struct JobLimits {
     pub compile_cpu: Duration,
     pub run_wall: Duration,
     pub run_cpu: Duration,
+    /// Memory of the run step's whole tree.
     pub memory_bytes: u64,
+    /// Memory of each compile step's whole tree.
+    pub compile_memory_bytes: u64,
     pub processes: u32,
     pub open_files: u64,
     pub file_size_bytes: u64,
@@ -48,6 +51,7 @@ impl JobLimits {
             run_wall: Duration::from_millis(l.run_time_ms),
             run_cpu: Duration::from_millis(l.cpu_time_ms),
             memory_bytes: l.memory_mb << 20,
+            compile_memory_bytes: l.memory_mb << 20,
             processes: l.processes,
             open_files: u64::from(l.open_files),
             file_size_bytes: l.file_size_mb << 20,
@@ -56,11 +60,11 @@ impl JobLimits {
         }
     }
 
-    fn sandbox_limits(&self, wall: Duration, cpu: Duration) -> Limits {
+    fn sandbox_limits(&self, wall: Duration, cpu: Duration, memory_bytes: u64) -> Limits {
         Limits {
             wall_time: wall,
             cpu_time: cpu,
-            memory_bytes: self.memory_bytes,
+            memory_bytes,
             max_processes: self.processes,
             stdout_bytes: self.output_bytes,
             stderr_bytes: self.output_bytes,
@@ -136,7 +140,7 @@ fn step(
     spec: &RunSpec,
     which: Step,
     events: &mut dyn FnMut(Event<'_>),
-    cancel: Option<&CancelToken>,
+    cancel: Option<&RunControl>,
     stdin: Option<OwnedFd>,
 ) -> Result<(Outcome, Vec<u8>), String> {
     events(Event::Started(which));
@@ -186,7 +190,7 @@ pub fn run_job_with(
     sandbox: &Sandbox,
     job: &Job,
     events: &mut dyn FnMut(Event<'_>),
-    cancel: Option<&CancelToken>,
+    cancel: Option<&RunControl>,
 ) -> JobResult {
     run_job_io(sandbox, job, events, cancel, None)
 }
@@ -197,7 +201,7 @@ pub fn run_job_interactive(
     sandbox: &Sandbox,
     job: &Job,
     events: &mut dyn FnMut(Event<'_>),
-    cancel: Option<&CancelToken>,
+    cancel: Option<&RunControl>,
     stdin: OwnedFd,
 ) -> JobResult {
     run_job_io(sandbox, job, events, cancel, Some(stdin))
@@ -207,7 +211,7 @@ pub(crate) fn run_job_io(
     sandbox: &Sandbox,
     job: &Job,
     events: &mut dyn FnMut(Event<'_>),
-    cancel: Option<&CancelToken>,
+    cancel: Option<&RunControl>,
     stdin: Option<OwnedFd>,
 ) -> JobResult {
     let box_limits = BoxLimits {
@@ -230,7 +234,11 @@ pub(crate) fn run_job_io(
     for argv in &job.recipe.compile {
         let mut spec = RunSpec::new(argv.iter().map(OsString::from));
         spec.env = env.clone();
-        spec.limits = limits.sandbox_limits(limits.compile_wall, limits.compile_cpu);
+        spec.limits = limits.sandbox_limits(
+            limits.compile_wall,
+            limits.compile_cpu,
+            limits.compile_memory_bytes,
+        );
         let (outcome, merged) = match step(&mut bx, &spec, Step::Compile, events, cancel, None) {
             Ok(r) => r,
             Err(e) => return JobResult::internal(format!("compiling: {e}"), compile),
@@ -262,7 +270,7 @@ pub(crate) fn run_job_io(
     if stdin.is_none() {
         spec.stdin = job.stdin.clone();
     }
-    spec.limits = limits.sandbox_limits(limits.run_wall, limits.run_cpu);
+    spec.limits = limits.sandbox_limits(limits.run_wall, limits.run_cpu, limits.memory_bytes);
     let (outcome, merged) = match step(&mut bx, &spec, Step::Run, events, cancel, stdin) {
         Ok(r) => r,
         Err(e) => return JobResult::internal(format!("running: {e}"), compile),

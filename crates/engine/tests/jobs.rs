@@ -238,9 +238,14 @@ async fn an_interactive_job_answers_input_given_while_it_runs() {
     j.stdin = b"ada\n".to_vec();
     let (events_tx, mut events_rx) = tokio::sync::mpsc::unbounded_channel();
     let (stdin_tx, stdin_rx) = tokio::sync::mpsc::unbounded_channel();
+    let (_signal_tx, signal_rx) = tokio::sync::mpsc::unbounded_channel();
     let run = tokio::spawn({
         let engine = engine.clone();
-        async move { engine.run_interactive(j, events_tx, stdin_rx).await }
+        async move {
+            engine
+                .run_interactive(j, events_tx, stdin_rx, signal_rx)
+                .await
+        }
     });
     // Answer only after the program has greeted: a real round trip.
     let mut seen = String::new();

@@ -48,7 +48,7 @@ pub enum SandboxError {
     #[error("{what} contains a NUL byte")]
     NulByte { what: &'static str },
 
-    /// The run was cancelled through its [`CancelToken`](crate::CancelToken); all
+    /// The run was cancelled through its [`RunControl`](crate::RunControl); all
     /// of its processes are dead.
     #[error("the run was cancelled")]
     Cancelled,

@@ -24,10 +24,10 @@
 //! ```
 
 mod boxfs;
-mod cancel;
 mod cgroup;
 mod child;
 mod config;
+mod control;
 mod error;
 mod netns;
 mod outcome;
@@ -44,9 +44,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 pub use boxfs::checked_relative;
-pub use cancel::CancelToken;
 pub use cgroup::CgroupVersion;
 pub use config::{default_env, BoxLimits, Limits, RunSpec, SandboxConfig, BOX_DIR, BOX_UID};
+pub use control::RunControl;
 pub use error::{Result, SandboxError};
 pub use outcome::{Captured, Limit, Outcome, Status, Stream};
 pub use preflight::check_host;
@@ -195,7 +195,7 @@ impl BoxHandle {
         &mut self,
         spec: &RunSpec,
         observer: &mut dyn FnMut(Stream, &[u8]),
-        cancel: Option<&CancelToken>,
+        cancel: Option<&RunControl>,
     ) -> Result<Outcome> {
         self.run_inner(spec, None, observer, cancel)
     }
@@ -208,7 +208,7 @@ impl BoxHandle {
         spec: &RunSpec,
         stdin: OwnedFd,
         observer: &mut dyn FnMut(Stream, &[u8]),
-        cancel: Option<&CancelToken>,
+        cancel: Option<&RunControl>,
     ) -> Result<Outcome> {
         self.run_inner(spec, Some(stdin), observer, cancel)
     }
@@ -218,7 +218,7 @@ impl BoxHandle {
         spec: &RunSpec,
         stdin: Option<OwnedFd>,
         observer: &mut dyn FnMut(Stream, &[u8]),
-        cancel: Option<&CancelToken>,
+        cancel: Option<&RunControl>,
     ) -> Result<Outcome> {
         let inner = self.sandbox.clone();
         let cgroup = inner.cgroups.create_run(CgroupLimits {
@@ -237,7 +237,7 @@ impl BoxHandle {
             seccomp: inner.seccomp.as_fprog(),
             cgroup: &cgroup,
             cpus: inner.cpus,
-            cancel: cancel.map(CancelToken::raw_fd),
+            control: cancel,
         };
         let result = supervise::run(&ctx, spec, stdin, observer);
         cgroup.remove();

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use crate::cgroup::RunCgroup;
 use crate::child::{self, ChildPlan, Step, RECORD_LEN, TAG_WAIT_STATUS};
 use crate::config::{RunSpec, BOX_DIR, BOX_UID};
+use crate::control::RunControl;
 use crate::error::{Result, SandboxError};
 use crate::outcome::{Captured, Limit, Outcome, Status, Stream};
 use crate::sys;
@@ -26,8 +27,8 @@ pub(crate) struct RunContext<'a> {
     pub seccomp: libc::sock_fprog,
     pub cgroup: &'a RunCgroup,
     pub cpus: u32,
-    /// An eventfd that, once readable, stops the run.
-    pub cancel: Option<RawFd>,
+    /// Cancels the run or signals its program from another thread.
+    pub control: Option<&'a RunControl>,
 }
 
 /// `CLONE_INTO_CGROUP` (libc's constant is an overflowing `c_int`).
@@ -173,8 +174,8 @@ fn prepare(ctx: &RunContext<'_>, spec: &RunSpec, fds: [RawFd; 4]) -> Result<Prep
     })
 }
 
-/// Clones the box's init with its namespaces. Returns its pidfd.
-fn spawn(ctx: &RunContext<'_>, plan: &ChildPlan) -> Result<OwnedFd> {
+/// Clones the box's init with its namespaces. Returns its pidfd and host pid.
+fn spawn(ctx: &RunContext<'_>, plan: &ChildPlan) -> Result<(OwnedFd, libc::pid_t)> {
     let mut pidfd: RawFd = -1;
     let mut flags = (libc::CLONE_NEWPID
         | libc::CLONE_NEWNS
@@ -211,7 +212,7 @@ fn spawn(ctx: &RunContext<'_>, plan: &ChildPlan) -> Result<OwnedFd> {
         return Err(SandboxError::last_os("clone3 of the box's init"));
     }
     // SAFETY: the kernel stored a fresh pidfd for us (CLONE_PIDFD).
-    Ok(unsafe { OwnedFd::from_raw_fd(pidfd) })
+    Ok((unsafe { OwnedFd::from_raw_fd(pidfd) }, pid as libc::pid_t))
 }
 
 /// One output stream being collected.
@@ -303,7 +304,7 @@ pub(crate) fn run(
     )?;
 
     let started = Instant::now();
-    let pidfd = spawn(ctx, &prepared.plan)?;
+    let (pidfd, init_pid) = spawn(ctx, &prepared.plan)?;
     drop((out_w, err_w, rep_w, stdin));
 
     let mut collectors = [
@@ -351,7 +352,7 @@ pub(crate) fn run(
                 revents: 0,
             },
             libc::pollfd {
-                fd: ctx.cancel.unwrap_or(-1),
+                fd: ctx.control.map_or(-1, RunControl::raw_fd),
                 events: libc::POLLIN,
                 revents: 0,
             },
@@ -396,9 +397,15 @@ pub(crate) fn run(
             killed_for = Some(Limit::Output);
             break;
         }
-        if pollfds[1].revents != 0 {
-            cancelled = true;
-            break;
+        if let Some(control) = ctx.control.filter(|_| pollfds[1].revents != 0) {
+            let requests = control.take_requests();
+            if requests.cancel {
+                cancelled = true;
+                break;
+            }
+            if let Some(signal) = requests.signal {
+                signal_program(init_pid, signal);
+            }
         }
         if pollfds[0].revents != 0 {
             break;
@@ -497,5 +504,45 @@ fn read_reports(fd: &OwnedFd, out: &mut Vec<(u32, i32)>) {
         let tag = u32::from_ne_bytes(record[..4].try_into().expect("4 bytes"));
         let value = i32::from_ne_bytes(record[4..].try_into().expect("4 bytes"));
         out.push((tag, value));
+    }
+}
+
+/// Sends `signal` to the box's program: the child of the box's init that is pid 2 in
+/// the box (the init's first child). Found through the host's /proc (kernel state, not
+/// the box's files) and signalled through a pidfd, so a recycled pid is never hit.
+/// Does nothing once the program is gone.
+fn signal_program(init_pid: libc::pid_t, signal: i32) {
+    let children = std::fs::read_to_string(format!("/proc/{init_pid}/task/{init_pid}/children"))
+        .unwrap_or_default();
+    for child in children
+        .split_whitespace()
+        .filter_map(|p| p.parse::<libc::pid_t>().ok())
+    {
+        // SAFETY: pidfd_open returns a new descriptor or -1.
+        let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, child, 0) } as RawFd;
+        if fd < 0 {
+            continue;
+        }
+        // SAFETY: fresh descriptor owned by nobody else.
+        let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+        let status = std::fs::read_to_string(format!("/proc/{child}/status")).unwrap_or_default();
+        let is_program = status
+            .lines()
+            .find_map(|l| l.strip_prefix("NSpid:"))
+            .and_then(|pids| pids.split_whitespace().last())
+            == Some("2");
+        if is_program {
+            // SAFETY: pidfd_send_signal with a null siginfo.
+            unsafe {
+                libc::syscall(
+                    libc::SYS_pidfd_send_signal,
+                    fd.as_raw_fd(),
+                    signal,
+                    std::ptr::null::<libc::siginfo_t>(),
+                    0,
+                )
+            };
+            return;
+        }
     }
 }

@@ -184,7 +184,7 @@ fn a_cancelled_run_stops_at_once_and_leaves_nothing() {
     let sb = sandbox();
     let mut bx = sb.create_box(&BoxLimits::default()).unwrap();
     let uid = bx.host_uid();
-    let token = CancelToken::new().unwrap();
+    let token = RunControl::new().unwrap();
     let canceller = {
         let token = token.clone();
         std::thread::spawn(move || {
@@ -253,4 +253,26 @@ fn stdin_can_be_fed_while_the_program_runs() {
     feeder.join().unwrap();
     assert!(o.success(), "{o:?}");
     assert_eq!(stdout(&o), "got first\nthen after got first\ndone\n");
+}
+
+#[test]
+fn a_signal_reaches_the_program_while_it_runs() {
+    let sb = sandbox();
+    let mut bx = sb.create_box(&BoxLimits::default()).unwrap();
+    let control = RunControl::new().unwrap();
+    let script = "trap 'echo got INT; exit 5' INT; echo ready; while :; do sleep 0.05; done";
+    let o = bx
+        .run_with(
+            &sh(script),
+            &mut |_, bytes| {
+                if bytes.starts_with(b"ready") {
+                    control.signal(libc::SIGINT).unwrap();
+                }
+            },
+            Some(&control),
+        )
+        .unwrap();
+    assert_eq!(stdout(&o), "ready\ngot INT\n", "{o:?}");
+    assert_eq!(o.exit_code, Some(5));
+    assert!(control.signal(0).is_err());
 }

@@ -71,7 +71,12 @@ pub fn apply(
     limits.run_cpu = Duration::from_millis(run_cpu);
     limits.compile_wall = Duration::from_millis(compile_wall);
     limits.compile_cpu = Duration::from_millis(compile_wall.saturating_mul(cpu_ratio));
+    // A request's memory limit is the program's; the compile step keeps the
+    // catalogue's (compilers need their own), under the server's cap.
     limits.memory_bytes = memory_mb << 20;
+    if let Some(cap) = caps.memory_mb {
+        limits.compile_memory_bytes = limits.compile_memory_bytes.min(cap << 20);
+    }
     limits.output_bytes = usize::try_from(output_kb << 10).unwrap_or(usize::MAX);
     Ok(())
 }
@@ -87,6 +92,7 @@ mod tests {
             run_wall: Duration::from_secs(10),
             run_cpu: Duration::from_secs(10),
             memory_bytes: 512 << 20,
+            compile_memory_bytes: 512 << 20,
             processes: 64,
             open_files: 256,
             file_size_bytes: 20 << 20,

@@ -288,6 +288,21 @@ async fn limits_through_piston() {
     assert_eq!(r["status"], "SG", "{r}");
     assert!(r["message"].as_str().unwrap().contains("Memory"), "{r}");
 
+    // The compile step has its own memory limit: far too little for gcc.
+    let a = execute(
+        &s,
+        json!({"language": "c", "version": "*", "compile_memory_limit": 2_000_000,
+               "files": [{"content": "int main(void) { return 0; }"}]}),
+    )
+    .await;
+    let c = &a.body["compile"];
+    assert!(c["code"] != json!(0), "{}", a.text);
+    assert!(
+        a.body["run"] == *c,
+        "a failed compile is copied into run: {}",
+        a.text
+    );
+
     let a = execute(&s, run("while True: print('x' * 100)", json!({}))).await;
     assert_eq!(a.body["run"]["status"], "OL", "{}", a.text);
     assert!(a.body["run"]["stdout"].as_str().unwrap().len() <= 4 << 10);
@@ -582,7 +597,7 @@ async fn websocket_close_codes() {
         assert_eq!(close.map(|c| c.0), Some(code));
     }
 
-    // A signal stops the job: exit with SIGKILL, then 4999, long before its 30 s.
+    // A signal reaches the program: it dies of SIGTERM, then 4999, long before its 30 s.
     let started = Instant::now();
     let mut ws = connect(&s, Some(&s.key)).await;
     send(&mut ws, init.clone()).await;
@@ -598,7 +613,7 @@ async fn websocket_close_codes() {
     let exit = &messages.last().unwrap().0;
     assert_eq!(
         (exit["type"].as_str(), exit["signal"].as_str()),
-        (Some("exit"), Some("SIGKILL"))
+        (Some("exit"), Some("SIGTERM"))
     );
     assert!(started.elapsed() < Duration::from_secs(10));
 

@@ -318,19 +318,23 @@ impl RunningJob {
         Self::start_with_stdin(state, language, job, None).await
     }
 
-    /// Like [`start`](Self::start); with `stdin`, chunks sent there reach the
-    /// program's stdin while it runs.
+    /// Like [`start`](Self::start); with `input`, chunks sent on its first channel
+    /// reach the program's stdin while it runs, and signals on its second reach the
+    /// program.
     pub async fn start_with_stdin(
         state: &AppState,
         language: &str,
         job: Job,
-        stdin: Option<mpsc::UnboundedReceiver<Vec<u8>>>,
+        input: Option<(
+            mpsc::UnboundedReceiver<Vec<u8>>,
+            mpsc::UnboundedReceiver<i32>,
+        )>,
     ) -> Result<RunningJob, ApiError> {
         let (tx, mut events) = mpsc::unbounded_channel();
         let task_state = state.clone();
         let language = language.to_owned();
         let mut task = tokio::spawn(async move {
-            run_on_engine_with_stdin(&task_state, &language, job, Some(tx), stdin).await
+            run_on_engine_with_stdin(&task_state, &language, job, Some(tx), input).await
         });
         let mut running = RunningJob {
             events: mpsc::unbounded_channel().1,

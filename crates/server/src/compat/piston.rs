@@ -9,10 +9,8 @@
 //! match, the language's default compiler wins, else the highest version.
 //!
 //! The six limit fields may only lower the limits this server applies (`-1` means "the
-//! server's maximum"); above the maximum is a 400 with `message`, as on Piston. The
-//! engine has one memory limit for both steps: `run_memory_limit` sets it, and
-//! `compile_memory_limit` is checked against the maximum but cannot lower the compile
-//! step alone.
+//! server's maximum"); above the maximum is a 400 with `message`, as on Piston.
+//! `compile_memory_limit` and `run_memory_limit` bound each step's memory.
 //!
 //! When the compile step fails, `run` is a copy of `compile` (as older Piston servers
 //! send it) so that clients which always read `run` keep working.
@@ -542,9 +540,9 @@ pub fn prepare(state: &AppState, body: &Value) -> Result<Prepared, ApiError> {
         millis(l.run_cpu),
         given("run_cpu_time"),
     )?);
-    lower(
+    l.compile_memory_bytes = lower(
         "compile_memory_limit",
-        l.memory_bytes,
+        l.compile_memory_bytes,
         given("compile_memory_limit"),
     )?;
     l.memory_bytes = lower(

@@ -32,45 +32,47 @@ use crate::state::AppState;
 const INIT_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// The signals a client may name (Piston's list).
-const SIGNALS: [&str; 38] = [
-    "SIGABRT",
-    "SIGALRM",
-    "SIGBUS",
-    "SIGCHLD",
-    "SIGCLD",
-    "SIGCONT",
-    "SIGEMT",
-    "SIGFPE",
-    "SIGHUP",
-    "SIGILL",
-    "SIGINFO",
-    "SIGINT",
-    "SIGIO",
-    "SIGIOT",
-    "SIGKILL",
-    "SIGLOST",
-    "SIGPIPE",
-    "SIGPOLL",
-    "SIGPROF",
-    "SIGPWR",
-    "SIGQUIT",
-    "SIGSEGV",
-    "SIGSTKFLT",
-    "SIGSTOP",
-    "SIGTSTP",
-    "SIGSYS",
-    "SIGTERM",
-    "SIGTRAP",
-    "SIGTTIN",
-    "SIGTTOU",
-    "SIGUNUSED",
-    "SIGURG",
-    "SIGUSR1",
-    "SIGUSR2",
-    "SIGVTALRM",
-    "SIGXCPU",
-    "SIGXFSZ",
-    "SIGWINCH",
+/// The signal names Piston accepts, with their Linux numbers (`None`: the name exists
+/// on other systems only).
+const SIGNALS: [(&str, Option<i32>); 38] = [
+    ("SIGABRT", Some(libc::SIGABRT)),
+    ("SIGALRM", Some(libc::SIGALRM)),
+    ("SIGBUS", Some(libc::SIGBUS)),
+    ("SIGCHLD", Some(libc::SIGCHLD)),
+    ("SIGCLD", Some(libc::SIGCHLD)),
+    ("SIGCONT", Some(libc::SIGCONT)),
+    ("SIGEMT", None),
+    ("SIGFPE", Some(libc::SIGFPE)),
+    ("SIGHUP", Some(libc::SIGHUP)),
+    ("SIGILL", Some(libc::SIGILL)),
+    ("SIGINFO", None),
+    ("SIGINT", Some(libc::SIGINT)),
+    ("SIGIO", Some(libc::SIGIO)),
+    ("SIGIOT", Some(libc::SIGIOT)),
+    ("SIGKILL", Some(libc::SIGKILL)),
+    ("SIGLOST", None),
+    ("SIGPIPE", Some(libc::SIGPIPE)),
+    ("SIGPOLL", Some(libc::SIGPOLL)),
+    ("SIGPROF", Some(libc::SIGPROF)),
+    ("SIGPWR", Some(libc::SIGPWR)),
+    ("SIGQUIT", Some(libc::SIGQUIT)),
+    ("SIGSEGV", Some(libc::SIGSEGV)),
+    ("SIGSTKFLT", Some(libc::SIGSTKFLT)),
+    ("SIGSTOP", Some(libc::SIGSTOP)),
+    ("SIGTSTP", Some(libc::SIGTSTP)),
+    ("SIGSYS", Some(libc::SIGSYS)),
+    ("SIGTERM", Some(libc::SIGTERM)),
+    ("SIGTRAP", Some(libc::SIGTRAP)),
+    ("SIGTTIN", Some(libc::SIGTTIN)),
+    ("SIGTTOU", Some(libc::SIGTTOU)),
+    ("SIGUNUSED", Some(libc::SIGSYS)),
+    ("SIGURG", Some(libc::SIGURG)),
+    ("SIGUSR1", Some(libc::SIGUSR1)),
+    ("SIGUSR2", Some(libc::SIGUSR2)),
+    ("SIGVTALRM", Some(libc::SIGVTALRM)),
+    ("SIGXCPU", Some(libc::SIGXCPU)),
+    ("SIGXFSZ", Some(libc::SIGXFSZ)),
+    ("SIGWINCH", Some(libc::SIGWINCH)),
 ];
 
 /// `GET /api/v2/connect`: upgrades to the WebSocket.
@@ -205,11 +207,12 @@ impl Session {
         // The program's stdin: the init message's `stdin` first, then every `data`
         // on stdin while it runs; it ends with the job (Piston sends no end of input).
         let (stdin_tx, stdin_rx) = tokio::sync::mpsc::unbounded_channel();
+        let (signal_tx, signal_rx) = tokio::sync::mpsc::unbounded_channel();
         let mut job = match RunningJob::start_with_stdin(
             &state,
             &prepared.recipe.language,
             prepared.job,
-            Some(stdin_rx),
+            Some((stdin_rx, signal_rx)),
         )
         .await
         {
@@ -217,7 +220,6 @@ impl Session {
             Err(e) => return self.error_and_close(&e.to_string()).await,
         };
         let mut decoders: [Utf8Chunks; 2] = Default::default();
-        let mut stage = "compile";
         loop {
             tokio::select! {
                 event = job.next_event() => match event {
@@ -231,7 +233,7 @@ impl Session {
                                 return;
                             }
                         }
-                        stage = if step == Step::Run { "run" } else { "compile" };
+                        let stage = if step == Step::Run { "run" } else { "compile" };
                         if !self.send(json!({ "type": "stage", "stage": stage })).await {
                             return;
                         }
@@ -264,13 +266,19 @@ impl Session {
                         let _ = stdin_tx.send(data.into_bytes());
                     }
                     Incoming::Data { .. } => return self.close(4004, "Can only write to stdin").await,
-                    Incoming::Signal(signal) if SIGNALS.contains(&signal.as_str()) => {
-                        // Dropping the job kills it.
-                        drop(job);
-                        let _ = self.flush(&mut decoders).await;
-                        let exit = json!({ "type": "exit", "stage": stage, "code": null, "signal": "SIGKILL" });
-                        self.send(exit).await;
-                        return self.close(4999, "Job Completed").await;
+                    Incoming::Signal(signal) if SIGNALS.iter().any(|(n, _)| *n == signal) => {
+                        // The program gets the signal; its exit says what it did with it.
+                        match SIGNALS.iter().find(|(n, _)| *n == signal).and_then(|(_, num)| *num) {
+                            Some(number) => {
+                                let _ = signal_tx.send(number);
+                            }
+                            None => {
+                                let note = format!("{signal} does not exist on Linux");
+                                if !self.send(json!({ "type": "error", "message": note })).await {
+                                    return;
+                                }
+                            }
+                        }
                     }
                     Incoming::Signal(_) => return self.close(4005, "Invalid signal").await,
                     Incoming::Invalid(reason) => {

@@ -114,22 +114,26 @@ pub(crate) async fn run_on_engine(
     run_on_engine_with_stdin(state, language, job, events, None).await
 }
 
-/// Like [`run_on_engine`]; with `stdin`, the program reads chunks sent there while it
-/// runs (after `job.stdin`), until the sender is dropped.
+/// Like [`run_on_engine`]; with `input`, the program reads chunks sent on its first
+/// channel while it runs (after `job.stdin`), until the sender is dropped, and gets
+/// the signals sent on its second.
 pub(crate) async fn run_on_engine_with_stdin(
     state: &AppState,
     language: &str,
     job: Job,
     events: Option<mpsc::UnboundedSender<StreamEvent>>,
-    stdin: Option<mpsc::UnboundedReceiver<Vec<u8>>>,
+    input: Option<(
+        mpsc::UnboundedReceiver<Vec<u8>>,
+        mpsc::UnboundedReceiver<i32>,
+    )>,
 ) -> Result<JobResult, ApiError> {
     let started = Instant::now();
     let engine = state.engine();
     let run = async move {
-        match stdin {
-            Some(chunks) => {
+        match input {
+            Some((chunks, signals)) => {
                 let events = events.unwrap_or_else(|| mpsc::unbounded_channel().0);
-                engine.run_interactive(job, events, chunks).await
+                engine.run_interactive(job, events, chunks, signals).await
             }
             None => engine.run_streamed(job, events).await,
         }
