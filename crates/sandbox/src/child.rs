@@ -190,11 +190,12 @@ fn close_all_but(keep: &mut [RawFd]) -> c_int {
     unsafe { libc::syscall(libc::SYS_close_range, first, u32::MAX, 0) as c_int }
 }
 
-/// Writes `data` to the file at `path` (a control file in /proc or /sys).
-fn write_file(path: &CString, data: &[u8]) -> c_int {
+/// Writes `data` to the file at the NUL-terminated `path` (a control file in /proc or
+/// /sys).
+fn write_file(path: *const libc::c_char, data: &[u8]) -> c_int {
     // SAFETY: plain open/write/close on a NUL-terminated path and a live buffer.
     unsafe {
-        let fd = libc::open(path.as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC);
+        let fd = libc::open(path, libc::O_WRONLY | libc::O_CLOEXEC);
         if fd < 0 {
             return -1;
         }
@@ -242,21 +243,7 @@ fn proc_path<'a>(buf: &'a mut [u8; 64], pid: libc::pid_t, file: &[u8]) -> &'a [u
 
 fn write_proc_file(pid: libc::pid_t, file: &[u8], data: &[u8]) -> c_int {
     let mut buf = [0u8; 64];
-    let path = proc_path(&mut buf, pid, file);
-    // SAFETY: `path` is NUL-terminated and lives on this stack frame.
-    unsafe {
-        let fd = libc::open(path.as_ptr().cast(), libc::O_WRONLY | libc::O_CLOEXEC);
-        if fd < 0 {
-            return -1;
-        }
-        let n = libc::write(fd, data.as_ptr().cast(), data.len());
-        libc::close(fd);
-        if n == data.len() as isize {
-            0
-        } else {
-            -1
-        }
-    }
+    write_file(proc_path(&mut buf, pid, file).as_ptr().cast(), data)
 }
 
 /// The box's first process. Never returns.
@@ -282,7 +269,7 @@ pub(crate) unsafe fn box_init(plan: &ChildPlan) -> ! {
     check(rep, Step::CloseFds, close_all_but(&mut keep));
 
     for procs in &plan.cgroup_procs {
-        check(rep, Step::JoinCgroup, write_file(procs, b"0"));
+        check(rep, Step::JoinCgroup, write_file(procs.as_ptr(), b"0"));
     }
     check(
         rep,
