@@ -1,0 +1,178 @@
+//! End-to-end latency through HTTP (issue 6, table 2): the hello world of each
+//! language through `GET /v1/run` and `POST /v1/run` on a real server (real engine,
+//! sandbox, SQLite, `--no-auth`), next to the bare compile+run of the same program with
+//! the same toolchain on the same machine, interleaved run by run. Run as root:
+//! `cargo bench -p codeexec-server --bench e2e [-- --runs N]`.
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use codeexec_catalog::{Catalog, Definitions, DetectOptions, Recipe};
+use codeexec_server::{build_engine, serve_on, ServerConfig};
+use codeexec_store::{SqliteStore, Store};
+
+const LANGUAGES: [&str; 7] = ["python", "javascript", "c", "c++", "java", "go", "rust"];
+
+fn median(samples: &mut [Duration]) -> Duration {
+    samples.sort();
+    samples[samples.len() / 2]
+}
+
+fn p99(samples: &mut [Duration]) -> Duration {
+    samples.sort();
+    samples[((samples.len() * 99).div_ceil(100)).saturating_sub(1)]
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.1}", d.as_secs_f64() * 1e3)
+}
+
+/// Compiles and runs the template on the host, in a fresh directory that also holds
+/// HOME, TMPDIR and every cache the recipe points into /tmp (a box starts empty too).
+fn bare(recipe: &Recipe, template: &str) -> Duration {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join(&recipe.source_file), template).unwrap();
+    let env: Vec<(String, String)> = [
+        ("PATH", "/usr/local/bin:/usr/bin:/bin".to_string()),
+        ("HOME", d.display().to_string()),
+        ("TMPDIR", d.display().to_string()),
+        ("LANG", "C.UTF-8".to_string()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .chain(recipe.env.iter().map(|(k, v)| {
+        let v = match v.strip_prefix("/tmp") {
+            Some(rest) => format!("{}{rest}", d.display()),
+            None => v.clone(),
+        };
+        (k.clone(), v)
+    }))
+    .collect();
+    let run = |argv: &[String], cwd: &Path| {
+        let ok = Command::new(&argv[0])
+            .args(&argv[1..])
+            .current_dir(cwd)
+            .env_clear()
+            .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(ok, "bare {argv:?} failed");
+    };
+    let started = Instant::now();
+    for step in &recipe.compile {
+        run(step, d);
+    }
+    run(&recipe.run, d);
+    started.elapsed()
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let runs: usize = args
+        .iter()
+        .position(|a| a == "--runs")
+        .and_then(|i| args.get(i + 1))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(20);
+
+    let defs = Definitions::load_dir(&codeexec_catalog::source_catalog_dir()).unwrap();
+    let catalog = Catalog::detect(&defs, &DetectOptions::default());
+    let data = tempfile::tempdir().unwrap();
+    let config = ServerConfig {
+        auth: false,
+        data_dir: data.path().to_owned(),
+        ..ServerConfig::default()
+    };
+    let engine = build_engine(&config, &catalog).expect("a working sandbox (run as root)");
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::open_in_dir(data.path()).unwrap());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(serve_on(
+        listener,
+        config,
+        catalog.clone(),
+        engine,
+        store,
+        async {
+            let _ = stopped.await;
+        },
+    ));
+    let client = reqwest::Client::new();
+
+    println!("runs per cell: {runs} (compiled languages: fewer, see the n column); ms\n");
+    println!("| language | compiler | n | bare compile+run | GET median | GET p99 | POST median | POST p99 | GET − bare | GET / bare |");
+    println!("|---|---|---|---|---|---|---|---|---|---|");
+    for language in LANGUAGES {
+        let Ok(recipe) = catalog.resolve(language, None, &[], &[], &[]) else {
+            println!("| {language} | not installed | | | | | | | | |");
+            continue;
+        };
+        let template = catalog
+            .compiler(&recipe.compiler)
+            .map(|c| c.template.clone())
+            .unwrap();
+        let n = if recipe.compile.is_empty() {
+            runs
+        } else {
+            (runs / 4).max(3)
+        };
+        let (mut b, mut g, mut p) = (Vec::new(), Vec::new(), Vec::new());
+        for i in 0..n + 1 {
+            let bare_t = bare(&recipe, &template);
+            let started = Instant::now();
+            let get = client
+                .get(format!("{base}/v1/run"))
+                .query(&[("compiler", recipe.compiler.as_str()), ("code", &template)])
+                .send()
+                .await
+                .unwrap();
+            let get_ok =
+                get.status().is_success() && get.text().await.unwrap().contains("Hello, world!");
+            let get_t = started.elapsed();
+            let started = Instant::now();
+            let post = client
+                .post(format!("{base}/v1/run"))
+                .json(&serde_json::json!({"compiler": recipe.compiler, "code": template}))
+                .send()
+                .await
+                .unwrap();
+            let post_ok =
+                post.status().is_success() && post.text().await.unwrap().contains("Hello, world!");
+            let post_t = started.elapsed();
+            assert!(
+                get_ok && post_ok,
+                "{} did not print Hello, world!",
+                recipe.compiler
+            );
+            if i > 0 {
+                // The first round warms caches for everyone.
+                b.push(bare_t);
+                g.push(get_t);
+                p.push(post_t);
+            }
+        }
+        let (bm, gm) = (median(&mut b), median(&mut g));
+        println!(
+            "| {} | {} | {n} | {} | {} | {} | {} | {} | {:+.1} | {:.2}x |",
+            recipe.language,
+            recipe.compiler,
+            ms(bm),
+            ms(gm),
+            ms(p99(&mut g)),
+            ms(median(&mut p)),
+            ms(p99(&mut p)),
+            (gm.as_secs_f64() - bm.as_secs_f64()) * 1e3,
+            gm.as_secs_f64() / bm.as_secs_f64(),
+        );
+    }
+    let _ = stop.send(());
+    let _ = tokio::time::timeout(Duration::from_secs(10), server).await;
+}
