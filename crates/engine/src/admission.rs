@@ -8,6 +8,7 @@ use std::sync::Arc;
 use codeexec_sandbox::{RunControl, Sandbox};
 use tokio::sync::{mpsc, Semaphore};
 
+use crate::cache::CompileCache;
 use crate::job::{run_job_io, Event, Job, Step};
 use crate::result::JobResult;
 use codeexec_sandbox::Stream;
@@ -73,6 +74,7 @@ pub struct Engine {
     slots: Arc<Semaphore>,
     waiting: Arc<AtomicUsize>,
     running: Arc<AtomicUsize>,
+    compile_cache: Option<Arc<CompileCache>>,
 }
 
 /// Decrements a counter when dropped (also when the waiting future is cancelled).
@@ -114,7 +116,18 @@ impl Engine {
             config,
             waiting: Arc::new(AtomicUsize::new(0)),
             running: Arc::new(AtomicUsize::new(0)),
+            compile_cache: None,
         }
+    }
+
+    /// Compiles through `cache` from now on (see [`CompileCache`]).
+    pub fn with_compile_cache(mut self, cache: Arc<CompileCache>) -> Engine {
+        self.compile_cache = Some(cache);
+        self
+    }
+
+    pub fn compile_cache(&self) -> Option<&CompileCache> {
+        self.compile_cache.as_deref()
     }
 
     pub fn sandbox(&self) -> &Sandbox {
@@ -183,6 +196,7 @@ impl Engine {
         };
         let running = Counted::new(&self.running);
         let sandbox = self.sandbox.clone();
+        let cache = self.compile_cache.clone();
         let cancel = RunControl::new().ok();
         // If the caller stops waiting (a client that disconnected), the job stops too.
         let _cancel_on_drop = CancelOnDrop(cancel.clone());
@@ -229,6 +243,7 @@ impl Engine {
                 },
                 cancel.as_ref(),
                 stdin_pipe,
+                cache.as_deref(),
             )
         });
         Ok(handle

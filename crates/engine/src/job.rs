@@ -2,13 +2,16 @@
 
 use std::ffi::OsString;
 use std::os::fd::OwnedFd;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use codeexec_catalog::Recipe;
 use codeexec_sandbox::{
-    default_env, BoxLimits, Limits, Outcome, RunControl, RunSpec, Sandbox, Stream,
+    default_env, BoxHandle, BoxLimits, Limits, Outcome, RunControl, RunSpec, Sandbox, Status,
+    Stream,
 };
 
+use crate::cache::ustar::{self, Artefact};
+use crate::cache::{CacheKey, CompileCache, Compiled, ARCHIVER};
 use crate::result::{JobResult, JobStatus, StepResult};
 
 /// A file to place in the box's working directory before anything runs.
@@ -136,7 +139,7 @@ fn env_of(recipe: &Recipe) -> Vec<(OsString, OsString)> {
 
 /// Runs one step and collects its merged output.
 fn step(
-    bx: &mut codeexec_sandbox::BoxHandle,
+    bx: &mut BoxHandle,
     spec: &RunSpec,
     which: Step,
     events: &mut dyn FnMut(Event<'_>),
@@ -184,6 +187,17 @@ pub fn run_job(sandbox: &Sandbox, job: &Job, events: &mut dyn FnMut(Event<'_>)) 
     run_job_with(sandbox, job, events, None)
 }
 
+/// Like [`run_job`], compiling through `cache`: an identical earlier compile's
+/// result and working directory are reused instead of compiling again.
+pub fn run_job_cached(
+    sandbox: &Sandbox,
+    cache: &CompileCache,
+    job: &Job,
+    events: &mut dyn FnMut(Event<'_>),
+) -> JobResult {
+    run_job_io(sandbox, job, events, None, None, Some(cache))
+}
+
 /// Like [`run_job`]; `cancel` stops the job early (its result then says so as an
 /// internal error, for nobody is waiting for it).
 pub fn run_job_with(
@@ -192,7 +206,7 @@ pub fn run_job_with(
     events: &mut dyn FnMut(Event<'_>),
     cancel: Option<&RunControl>,
 ) -> JobResult {
-    run_job_io(sandbox, job, events, cancel, None)
+    run_job_io(sandbox, job, events, cancel, None, None)
 }
 
 /// Like [`run_job_with`], with the program's stdin read from `stdin` (the read end
@@ -204,7 +218,7 @@ pub fn run_job_interactive(
     cancel: Option<&RunControl>,
     stdin: OwnedFd,
 ) -> JobResult {
-    run_job_io(sandbox, job, events, cancel, Some(stdin))
+    run_job_io(sandbox, job, events, cancel, Some(stdin), None)
 }
 
 pub(crate) fn run_job_io(
@@ -213,6 +227,7 @@ pub(crate) fn run_job_io(
     events: &mut dyn FnMut(Event<'_>),
     cancel: Option<&RunControl>,
     stdin: Option<OwnedFd>,
+    cache: Option<&CompileCache>,
 ) -> JobResult {
     let box_limits = BoxLimits {
         disk_bytes: job.limits.disk_bytes,
@@ -222,42 +237,49 @@ pub(crate) fn run_job_io(
         Ok(bx) => bx,
         Err(e) => return JobResult::internal(format!("creating a box: {e}"), None),
     };
-    for file in &job.files {
-        if let Err(e) = bx.stage_file(&file.name, &file.content, false) {
-            return JobResult::internal(format!("staging {}: {e}", file.name), None);
-        }
-    }
     let env = env_of(&job.recipe);
     let limits = &job.limits;
+    let cache = cache
+        .filter(|_| !job.recipe.compile.is_empty())
+        .map(|cache| (cache, CacheKey::of(job, &env)));
 
-    let mut compile: Option<StepResult> = None;
-    for argv in &job.recipe.compile {
-        let mut spec = RunSpec::new(argv.iter().map(OsString::from));
-        spec.env = env.clone();
-        spec.limits = limits.sandbox_limits(
-            limits.compile_wall,
-            limits.compile_cpu,
-            limits.compile_memory_bytes,
-        );
-        let (outcome, merged) = match step(&mut bx, &spec, Step::Compile, events, cancel, None) {
-            Ok(r) => r,
-            Err(e) => return JobResult::internal(format!("compiling: {e}"), compile),
-        };
-        let status = StepResult::status_of(&outcome);
-        compile = Some(fold(compile, StepResult::new(outcome, merged)));
-        if status != JobStatus::Ok {
-            let status = match status {
-                JobStatus::RuntimeError | JobStatus::Signaled => JobStatus::CompileError,
-                limit => limit,
-            };
-            return JobResult {
-                status,
-                compile,
-                run: None,
-                internal_error: None,
-            };
+    let compile = match cache.as_ref().and_then(|(c, key)| c.get(key)) {
+        Some(hit) => match reuse(&mut bx, hit, events) {
+            Ok(Ok(step)) => Some(step),
+            Ok(Err(failed)) => return failed,
+            Err(e) => return JobResult::internal(e, None),
+        },
+        None => {
+            for file in &job.files {
+                if let Err(e) = bx.stage_file(&file.name, &file.content, false) {
+                    return JobResult::internal(format!("staging {}: {e}", file.name), None);
+                }
+            }
+            match compile_steps(&mut bx, job, &env, events, cancel) {
+                Ok(compile) => {
+                    if let (Some((cache, key)), Some(step)) = (&cache, &compile) {
+                        keep(&mut bx, cache, key, step, cancel);
+                    }
+                    compile
+                }
+                Err(failed) => {
+                    if let (Some((cache, key)), Some(step)) = (&cache, &failed.compile) {
+                        if failed.status == JobStatus::CompileError && step.signal.is_none() {
+                            // The compiler's own verdict on these sources: keep it too.
+                            cache.put(
+                                key,
+                                &Compiled {
+                                    step: step.clone(),
+                                    artefacts: Vec::new(),
+                                },
+                            );
+                        }
+                    }
+                    return *failed;
+                }
+            }
         }
-    }
+    };
 
     let mut spec = RunSpec::new(
         job.recipe
@@ -290,5 +312,153 @@ pub(crate) fn run_job_io(
         compile,
         run,
         internal_error: None,
+    }
+}
+
+/// Runs the recipe's compile steps in order. `Ok` with their folded result (`None`
+/// for interpreters) when all succeeded; `Err` with the job's final result when one
+/// failed.
+fn compile_steps(
+    bx: &mut BoxHandle,
+    job: &Job,
+    env: &[(OsString, OsString)],
+    events: &mut dyn FnMut(Event<'_>),
+    cancel: Option<&RunControl>,
+) -> Result<Option<StepResult>, Box<JobResult>> {
+    let limits = &job.limits;
+    let mut compile: Option<StepResult> = None;
+    for argv in &job.recipe.compile {
+        let mut spec = RunSpec::new(argv.iter().map(OsString::from));
+        spec.env = env.to_vec();
+        spec.limits = limits.sandbox_limits(
+            limits.compile_wall,
+            limits.compile_cpu,
+            limits.compile_memory_bytes,
+        );
+        let (outcome, merged) = match step(bx, &spec, Step::Compile, events, cancel, None) {
+            Ok(r) => r,
+            Err(e) => {
+                return Err(Box::new(JobResult::internal(
+                    format!("compiling: {e}"),
+                    compile,
+                )))
+            }
+        };
+        let status = StepResult::status_of(&outcome);
+        compile = Some(fold(compile, StepResult::new(outcome, merged)));
+        if status != JobStatus::Ok {
+            let status = match status {
+                JobStatus::RuntimeError | JobStatus::Signaled => JobStatus::CompileError,
+                limit => limit,
+            };
+            return Err(Box::new(JobResult {
+                status,
+                compile,
+                run: None,
+                internal_error: None,
+            }));
+        }
+    }
+    Ok(compile)
+}
+
+/// Starts a job from a cached compile: replays the compiler's messages and, if it
+/// succeeded, stages the working directory it left. `Ok(Err(result))` ends the job
+/// (the cached compile failed).
+fn reuse(
+    bx: &mut BoxHandle,
+    hit: Compiled,
+    events: &mut dyn FnMut(Event<'_>),
+) -> Result<Result<StepResult, JobResult>, String> {
+    let started = Instant::now();
+    events(Event::Started(Step::Compile));
+    for (stream, bytes) in [
+        (Stream::Stdout, &hit.step.stdout),
+        (Stream::Stderr, &hit.step.stderr),
+    ] {
+        if !bytes.is_empty() {
+            events(Event::Output {
+                step: Step::Compile,
+                stream,
+                bytes,
+            });
+        }
+    }
+    for artefact in &hit.artefacts {
+        let staged = match artefact {
+            Artefact::Dir { path } => bx.stage_dir(path),
+            Artefact::File {
+                path,
+                executable,
+                content,
+            } => bx.stage_file(path, content, *executable),
+        };
+        staged.map_err(|e| format!("staging {} from the compile cache: {e}", artefact.path()))?;
+    }
+    let step = StepResult {
+        // What this job spent: restoring, not compiling.
+        wall_time_ms: started.elapsed().as_millis() as u64,
+        cpu_time_ms: 0,
+        memory_kb: None,
+        cached: true,
+        ..hit.step
+    };
+    if step.exit_code == Some(0) {
+        Ok(Ok(step))
+    } else {
+        Ok(Err(JobResult {
+            status: JobStatus::CompileError,
+            compile: Some(step),
+            run: None,
+            internal_error: None,
+        }))
+    }
+}
+
+/// After a successful compile: has the box's archiver write the working directory
+/// to its stdout and keeps it with the compile's result. A directory that cannot
+/// be read out whole and plain is simply not kept.
+fn keep(
+    bx: &mut BoxHandle,
+    cache: &CompileCache,
+    key: &CacheKey,
+    compiled: &StepResult,
+    cancel: Option<&RunControl>,
+) {
+    // `./.*`: HOME is the working directory, and toolchains keep their own caches
+    // in dot-directories there (Go's build cache alone is hundreds of MB).
+    let mut spec = RunSpec::new([
+        ARCHIVER,
+        "--create",
+        "--format=ustar",
+        "--file=-",
+        "--numeric-owner",
+        "--exclude=./.*",
+        ".",
+    ]);
+    spec.limits = Limits {
+        wall_time: Duration::from_secs(10),
+        cpu_time: Duration::from_secs(10),
+        memory_bytes: 256 << 20,
+        max_processes: 4,
+        stdout_bytes: cache.max_entry_bytes() as usize,
+        stderr_bytes: 4096,
+        ..Limits::default()
+    };
+    let archive = match bx.run_with(&spec, &mut |_, _| {}, cancel) {
+        Ok(o) if o.status == Status::Exited && o.exit_code == Some(0) && !o.stdout.truncated => {
+            o.stdout.bytes
+        }
+        _ => return cache.refuse(),
+    };
+    match ustar::read(&archive) {
+        Ok(artefacts) => cache.put(
+            key,
+            &Compiled {
+                step: compiled.clone(),
+                artefacts,
+            },
+        ),
+        Err(_) => cache.refuse(),
     }
 }

@@ -10,13 +10,16 @@
 //! under load instead of collapsing.
 
 mod admission;
+mod cache;
 mod job;
 mod result;
 
 pub use admission::{Engine, EngineConfig, EngineError, QueueStats, StreamEvent};
+pub use cache::{CacheError, CacheStats, CompileCache, CompileCacheConfig};
 pub use codeexec_catalog::Recipe;
 pub use job::{
-    run_job, run_job_interactive, run_job_with, Event, Job, JobLimits, SourceFile, Step,
+    run_job, run_job_cached, run_job_interactive, run_job_with, Event, Job, JobLimits, SourceFile,
+    Step,
 };
 pub use result::{JobResult, JobStatus, StepResult};
 

@@ -63,6 +63,9 @@ pub struct StepResult {
     pub wall_time_ms: u64,
     pub cpu_time_ms: u64,
     pub memory_kb: Option<u64>,
+    /// The step was not run: an identical earlier compile's result was reused
+    /// (its times are then this job's, spent restoring the compiled files).
+    pub cached: bool,
 }
 
 impl StepResult {
@@ -79,6 +82,7 @@ impl StepResult {
             wall_time_ms: outcome.wall_time.as_millis() as u64,
             cpu_time_ms: outcome.cpu_time.as_millis() as u64,
             memory_kb: outcome.memory_peak_bytes.map(|b| b / 1024),
+            cached: false,
         }
     }
 

@@ -65,23 +65,34 @@ impl BoxFs {
     /// owned by the box user. Only valid before the first run (checked by the caller).
     pub(crate) fn stage(&self, relative: &Path, contents: &[u8], executable: bool) -> Result<()> {
         let target = self.work.join(checked_relative(relative)?);
-        let mut dir = self.work.clone();
         if let Some(parent) = relative.parent() {
-            for component in parent.components() {
-                dir.push(component);
-                match fs::create_dir(&dir) {
-                    Ok(()) => chown(&dir, Some(self.uid), Some(self.uid))
-                        .map_err(|e| SandboxError::io(format!("chown {}", dir.display()), e))?,
-                    Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && dir.is_dir() => {}
-                    Err(e) => return Err(SandboxError::io(format!("mkdir {}", dir.display()), e)),
-                }
-            }
+            self.make_dirs(parent)?;
         }
         let mode = if executable { 0o755 } else { 0o644 };
         fs::write(&target, contents)
             .and_then(|()| chown(&target, Some(self.uid), Some(self.uid)))
             .and_then(|()| fs::set_permissions(&target, fs::Permissions::from_mode(mode)))
             .map_err(|e| SandboxError::io(format!("stage {}", relative.display()), e))
+    }
+
+    /// Creates a directory (and its parents) below the working directory, owned by
+    /// the box user. Only valid before the first run (checked by the caller).
+    pub(crate) fn stage_dir(&self, relative: &Path) -> Result<()> {
+        self.make_dirs(checked_relative(relative)?)
+    }
+
+    fn make_dirs(&self, relative: &Path) -> Result<()> {
+        let mut dir = self.work.clone();
+        for component in relative.components() {
+            dir.push(component);
+            match fs::create_dir(&dir) {
+                Ok(()) => chown(&dir, Some(self.uid), Some(self.uid))
+                    .map_err(|e| SandboxError::io(format!("chown {}", dir.display()), e))?,
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && dir.is_dir() => {}
+                Err(e) => return Err(SandboxError::io(format!("mkdir {}", dir.display()), e)),
+            }
+        }
+        Ok(())
     }
 
     /// Unmounts the tmpfs (freeing everything in it) and removes the mount point.

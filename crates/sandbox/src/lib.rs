@@ -173,6 +173,15 @@ impl BoxHandle {
         self.fs()?.stage(path.as_ref(), contents, executable)
     }
 
+    /// Creates a directory (with its parents) below the box's working directory.
+    /// Only before the first run, like [`stage_file`](Self::stage_file).
+    pub fn stage_dir(&mut self, path: impl AsRef<Path>) -> Result<()> {
+        if self.has_run {
+            return Err(SandboxError::StagingAfterRun);
+        }
+        self.fs()?.stage_dir(path.as_ref())
+    }
+
     /// Runs one command and waits for it, collecting its output.
     pub fn run(&mut self, spec: &RunSpec) -> Result<Outcome> {
         self.run_observed(spec, &mut |_, _| {})

@@ -179,6 +179,29 @@ fn mirror(host: &Path, target: &Path) -> Result<()> {
     bind_read_only(host, target)
 }
 
+impl SandboxConfig {
+    /// The bound host path that makes `path` readable inside every box, if any:
+    /// a system directory, a curated /etc entry or one of `read_only_paths`.
+    /// Give `path` canonical (symlinks resolved). Private data (the compile cache)
+    /// must not live there.
+    pub fn visible_in_boxes(&self, path: &Path) -> Option<PathBuf> {
+        let system = SYSTEM_DIRS.iter().map(|d| Path::new("/").join(d));
+        let etc = fs::read_dir("/etc")
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter(|entry| {
+                let name = entry.file_name().to_string_lossy().into_owned();
+                self.etc_entries.iter().any(|p| glob_match(p, &name))
+            })
+            .map(|entry| entry.path());
+        system
+            .chain(etc)
+            .chain(self.read_only_paths.iter().cloned())
+            .find(|bound| path.starts_with(bound))
+    }
+}
+
 /// Does `name` match `pattern`, where `*` stands for any run of characters?
 pub(crate) fn glob_match(pattern: &str, name: &str) -> bool {
     match pattern.split_once('*') {
@@ -293,6 +316,24 @@ fn build_template(root: &Path, config: &SandboxConfig) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn private_paths_are_told_from_bound_ones() {
+        let config = SandboxConfig::default();
+        assert_eq!(
+            config.visible_in_boxes(Path::new("/usr/lib/x")),
+            Some(PathBuf::from("/usr"))
+        );
+        assert_eq!(
+            config.visible_in_boxes(Path::new("/opt/codeexec/cache")),
+            Some(PathBuf::from("/opt/codeexec"))
+        );
+        assert_eq!(
+            config.visible_in_boxes(Path::new("/var/lib/codeexec")),
+            None
+        );
+        assert_eq!(config.visible_in_boxes(Path::new("/usrx")), None);
+    }
 
     #[test]
     fn glob_matches_stars_within_names() {

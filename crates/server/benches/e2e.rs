@@ -1,7 +1,10 @@
 //! End-to-end latency through HTTP (issue 6, table 2): the hello world of each
 //! language through `GET /v1/run` and `POST /v1/run` on a real server (real engine,
 //! sandbox, SQLite, `--no-auth`), next to the bare compile+run of the same program with
-//! the same toolchain on the same machine, interleaved run by run. Run as root:
+//! the same toolchain on the same machine, interleaved run by run. Every compiled
+//! request carries a source of its own (a numbered comment), so the compile cache
+//! misses and the compile really runs; a last column sends the same source again
+//! and again: the compile cache's hit. Run as root:
 //! `cargo bench -p codeexec-server --bench e2e [-- --runs N]`.
 
 use std::path::Path;
@@ -25,16 +28,26 @@ fn p99(samples: &mut [Duration]) -> Duration {
     samples[((samples.len() * 99).div_ceil(100)).saturating_sub(1)]
 }
 
+/// `template` with a comment numbered `n` appended (a new cache key, same program).
+fn numbered(recipe: &Recipe, template: &str, n: usize) -> String {
+    let comment = if recipe.language_id == "python" {
+        "#"
+    } else {
+        "//"
+    };
+    format!("{template}\n{comment} request {n}\n")
+}
+
 fn ms(d: Duration) -> String {
     format!("{:.1}", d.as_secs_f64() * 1e3)
 }
 
 /// Compiles and runs the template on the host, in a fresh directory that also holds
 /// HOME, TMPDIR and every cache the recipe points into /tmp (a box starts empty too).
-fn bare(recipe: &Recipe, template: &str) -> Duration {
+fn bare(recipe: &Recipe, source: &str) -> Duration {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    std::fs::write(d.join(&recipe.source_file), template).unwrap();
+    std::fs::write(d.join(&recipe.source_file), source).unwrap();
     let env: Vec<(String, String)> = [
         ("PATH", "/usr/local/bin:/usr/bin:/bin".to_string()),
         ("HOME", d.display().to_string()),
@@ -70,6 +83,21 @@ fn bare(recipe: &Recipe, template: &str) -> Duration {
     }
     run(&recipe.run, d);
     started.elapsed()
+}
+
+/// Sends `request` and waits for the whole answer, which must be a successful run
+/// that printed the greeting.
+async fn timed(request: reqwest::RequestBuilder) -> Duration {
+    let started = Instant::now();
+    let response = request.send().await.unwrap();
+    let ok = response.status().is_success();
+    let body = response.text().await.unwrap();
+    let took = started.elapsed();
+    assert!(
+        ok && body.contains("Hello, world!"),
+        "the run did not print Hello, world!: {body}"
+    );
+    took
 }
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
@@ -108,11 +136,11 @@ async fn main() {
     let client = reqwest::Client::new();
 
     println!("runs per cell: {runs} (compiled languages: fewer, see the n column); ms\n");
-    println!("| language | compiler | n | bare compile+run | GET median | GET p99 | POST median | POST p99 | GET − bare | GET / bare |");
-    println!("|---|---|---|---|---|---|---|---|---|---|");
+    println!("| language | compiler | n | bare compile+run | GET median | GET p99 | POST median | POST p99 | GET − bare | GET / bare | GET cached compile |");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|");
     for language in LANGUAGES {
         let Ok(recipe) = catalog.resolve(language, None, &[], &[], &[]) else {
-            println!("| {language} | not installed | | | | | | | | |");
+            println!("| {language} | not installed | | | | | | | | | |");
             continue;
         };
         let template = catalog
@@ -124,44 +152,54 @@ async fn main() {
         } else {
             (runs / 4).max(3)
         };
-        let (mut b, mut g, mut p) = (Vec::new(), Vec::new(), Vec::new());
-        for i in 0..n + 1 {
-            let bare_t = bare(&recipe, &template);
-            let started = Instant::now();
-            let get = client
+        let compiled = !recipe.compile.is_empty();
+        let (mut b, mut g, mut p, mut c) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        let get = |source: String| {
+            let request = client
                 .get(format!("{base}/v1/run"))
-                .query(&[("compiler", recipe.compiler.as_str()), ("code", &template)])
-                .send()
-                .await
-                .unwrap();
-            let get_ok =
-                get.status().is_success() && get.text().await.unwrap().contains("Hello, world!");
-            let get_t = started.elapsed();
-            let started = Instant::now();
-            let post = client
+                .query(&[("compiler", recipe.compiler.as_str()), ("code", &source)]);
+            timed(request)
+        };
+        let post = |source: String| {
+            let request = client
                 .post(format!("{base}/v1/run"))
-                .json(&serde_json::json!({"compiler": recipe.compiler, "code": template}))
-                .send()
-                .await
-                .unwrap();
-            let post_ok =
-                post.status().is_success() && post.text().await.unwrap().contains("Hello, world!");
-            let post_t = started.elapsed();
-            assert!(
-                get_ok && post_ok,
-                "{} did not print Hello, world!",
-                recipe.compiler
-            );
+                .json(&serde_json::json!({"compiler": recipe.compiler, "code": source}));
+            timed(request)
+        };
+        for i in 0..n + 1 {
+            // Interpreted languages have nothing to cache: the template every time.
+            let source = |k: usize| {
+                if compiled {
+                    numbered(&recipe, &template, 3 * i + k)
+                } else {
+                    template.clone()
+                }
+            };
+            let bare_t = bare(&recipe, &source(0));
+            let get_t = get(source(1)).await;
+            let post_t = post(source(2)).await;
+            let cached_t = if compiled {
+                Some(get(template.clone()).await)
+            } else {
+                None
+            };
             if i > 0 {
-                // The first round warms caches for everyone.
+                // The first round warms caches for everyone (and fills the
+                // compile cache with the template).
                 b.push(bare_t);
                 g.push(get_t);
                 p.push(post_t);
+                c.extend(cached_t);
             }
         }
         let (bm, gm) = (median(&mut b), median(&mut g));
+        let cached = if c.is_empty() {
+            "—".to_string()
+        } else {
+            ms(median(&mut c))
+        };
         println!(
-            "| {} | {} | {n} | {} | {} | {} | {} | {} | {:+.1} | {:.2}x |",
+            "| {} | {} | {n} | {} | {} | {} | {} | {} | {:+.1} | {:.2}x | {cached} |",
             recipe.language,
             recipe.compiler,
             ms(bm),

@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use codeexec_engine::EngineConfig;
+use codeexec_engine::{CompileCacheConfig, EngineConfig};
 use codeexec_store::Plan;
 use serde::Serialize;
 
@@ -45,6 +45,8 @@ pub struct ServerConfig {
     /// APIs run on one of ours (`gcc-12.2.0`); keys are matched without regard to case.
     /// Names neither installed nor aliased get an error listing the nearest we have.
     pub compiler_aliases: BTreeMap<String, String>,
+    /// Size budget of the compile cache in `data_dir/compile-cache`; 0 turns it off.
+    pub compile_cache_bytes: u64,
 }
 
 impl Default for ServerConfig {
@@ -64,6 +66,7 @@ impl Default for ServerConfig {
             shutdown_grace: Duration::from_secs(30),
             queue_retry_after: Duration::from_secs(1),
             compiler_aliases: BTreeMap::new(),
+            compile_cache_bytes: 1 << 30,
         }
     }
 }
@@ -80,6 +83,14 @@ impl ServerConfig {
             .iter()
             .find(|(from, _)| from.eq_ignore_ascii_case(name.trim()))
             .map_or(name, |(_, to)| to.as_str())
+    }
+
+    /// Where the compile cache lives, if it is on.
+    pub fn compile_cache(&self) -> Option<CompileCacheConfig> {
+        (self.compile_cache_bytes > 0).then(|| CompileCacheConfig {
+            max_bytes: self.compile_cache_bytes,
+            ..CompileCacheConfig::in_dir(self.data_dir.join("compile-cache"))
+        })
     }
 
     /// The plan a key made at first start gets: `free` if configured, else the first.

@@ -39,5 +39,8 @@ pub use error::ApiError;
 pub use openapi::document as openapi_document;
 pub use routes::{RouteSpec, ROUTES};
 pub use run_result::{signal_name, RunResult};
-pub use serve::{bootstrap_key, build_engine, router, serve, serve_on, ServeError};
+pub use serve::{
+    bootstrap_key, build_engine, router, serve, serve_on, with_compile_cache, EngineSetupError,
+    ServeError,
+};
 pub use state::AppState;

@@ -10,7 +10,7 @@ use axum::extract::{MatchedPath, Request, State};
 use axum::http::Method;
 use axum::middleware::Next;
 use axum::response::Response;
-use codeexec_engine::QueueStats;
+use codeexec_engine::{CacheStats, QueueStats};
 
 use crate::state::AppState;
 
@@ -83,7 +83,8 @@ impl Metrics {
     }
 
     /// The text exposition format (version 0.0.4).
-    pub fn render(&self, queue: QueueStats) -> String {
+    /// `cache` is `None` when the compile cache is off.
+    pub fn render(&self, queue: QueueStats, cache: Option<CacheStats>) -> String {
         let c = self.counters();
         let mut out = String::new();
         family(
@@ -163,7 +164,60 @@ impl Metrics {
             family(&mut out, name, "gauge", help);
             let _ = writeln!(out, "{name} {value}");
         }
+        if let Some(cache) = cache {
+            render_cache(&mut out, cache);
+        }
         out
+    }
+}
+
+fn render_cache(out: &mut String, cache: CacheStats) {
+    for (name, kind, help, value) in [
+        (
+            "codeexec_compile_cache_hits_total",
+            "counter",
+            "Compiles answered from the compile cache.",
+            cache.hits,
+        ),
+        (
+            "codeexec_compile_cache_misses_total",
+            "counter",
+            "Compiles looked up and not found.",
+            cache.misses,
+        ),
+        (
+            "codeexec_compile_cache_stores_total",
+            "counter",
+            "Compiles kept.",
+            cache.stores,
+        ),
+        (
+            "codeexec_compile_cache_refused_total",
+            "counter",
+            "Compiles not kept (too big, or not plain files and directories).",
+            cache.refused,
+        ),
+        (
+            "codeexec_compile_cache_evictions_total",
+            "counter",
+            "Entries removed to stay within the size budget.",
+            cache.evictions,
+        ),
+        (
+            "codeexec_compile_cache_entries",
+            "gauge",
+            "Entries in the compile cache.",
+            cache.entries,
+        ),
+        (
+            "codeexec_compile_cache_bytes",
+            "gauge",
+            "Size of the compile cache's entries.",
+            cache.bytes,
+        ),
+    ] {
+        family(out, name, kind, help);
+        let _ = writeln!(out, "{name} {value}");
     }
 }
 
@@ -241,12 +295,18 @@ mod tests {
         m.record_request("/v1/run", "GET", 200);
         m.record_run("ok", "Python", Duration::from_millis(30));
         m.record_run("time_limit", "C \"weird\"", Duration::from_secs(90));
-        let text = m.render(QueueStats {
-            running: 1,
-            waiting: 2,
-            slots: 2,
-            queue_limit: 32,
-        });
+        let text = m.render(
+            QueueStats {
+                running: 1,
+                waiting: 2,
+                slots: 2,
+                queue_limit: 32,
+            },
+            Some(CacheStats {
+                hits: 3,
+                ..CacheStats::default()
+            }),
+        );
         assert!(text.contains(
             "codeexec_http_requests_total{route=\"/v1/run\",method=\"GET\",code=\"200\"} 2"
         ));
@@ -256,5 +316,6 @@ mod tests {
         assert!(text.contains("codeexec_run_duration_seconds_bucket{le=\"60\"} 1"));
         assert!(text.contains("codeexec_run_duration_seconds_bucket{le=\"+Inf\"} 2"));
         assert!(text.contains("codeexec_jobs_waiting 2"));
+        assert!(text.contains("codeexec_compile_cache_hits_total 3"));
     }
 }

@@ -378,6 +378,7 @@ fn own_components() -> Value {
                     "cpu_time_ms": nullable_int,
                     "memory_kb": nullable_int,
                     "compile_time_ms": nullable_int,
+                    "compile_cached": boolean,
                     "stdout_truncated": boolean,
                     "stderr_truncated": boolean,
                     "compiler_message_truncated": boolean,

@@ -36,6 +36,9 @@ pub struct RunResult {
     pub memory_kb: Option<u64>,
     /// The compile step(s)' wall-clock time (null for interpreted languages).
     pub compile_time_ms: Option<u64>,
+    /// The compile was not run again: an identical earlier compile was reused from
+    /// the compile cache (then `compile_time_ms` is the time spent restoring it).
+    pub compile_cached: bool,
     pub stdout_truncated: bool,
     pub stderr_truncated: bool,
     pub compiler_message_truncated: bool,
@@ -72,6 +75,7 @@ impl RunResult {
             cpu_time_ms: run.map(|s| s.cpu_time_ms),
             memory_kb: run.and_then(|s| s.memory_kb),
             compile_time_ms: compile.map(|s| s.wall_time_ms),
+            compile_cached: compile.is_some_and(|s| s.cached),
             stdout_truncated: run.is_some_and(|s| s.stdout_truncated),
             stderr_truncated: run.is_some_and(|s| s.stderr_truncated),
             compiler_message_truncated: compile

@@ -10,7 +10,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::middleware::{from_fn, from_fn_with_state};
 use axum::Router;
 use codeexec_catalog::Catalog;
-use codeexec_engine::{sandbox_config_for, Engine};
+use codeexec_engine::{sandbox_config_for, CacheError, CompileCache, Engine};
 use codeexec_sandbox::{Sandbox, SandboxConfig, SandboxError};
 use codeexec_store::{Store, StoreError};
 use tokio::net::TcpListener;
@@ -55,10 +55,48 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// The engine `config` asks for, on a sandbox that binds the catalogue's toolchains.
-pub fn build_engine(config: &ServerConfig, catalog: &Catalog) -> Result<Engine, SandboxError> {
+/// Why the engine could not be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineSetupError {
+    #[error(transparent)]
+    Sandbox(#[from] SandboxError),
+    #[error(transparent)]
+    Cache(#[from] CacheError),
+    #[error(
+        "the compile cache in {dir} would be readable inside every box (boxes see {bound}); \
+         choose a data directory outside it, or turn the cache off"
+    )]
+    CacheVisible {
+        dir: std::path::PathBuf,
+        bound: std::path::PathBuf,
+    },
+}
+
+/// The engine `config` asks for, on a sandbox that binds the catalogue's toolchains,
+/// with the compile cache if it is on.
+pub fn build_engine(config: &ServerConfig, catalog: &Catalog) -> Result<Engine, EngineSetupError> {
     let sandbox = Sandbox::new(sandbox_config_for(catalog, SandboxConfig::default()))?;
-    Ok(Engine::new(sandbox, config.engine))
+    with_compile_cache(Engine::new(sandbox, config.engine), config)
+}
+
+/// `engine` compiling through the cache `config` asks for (unchanged when it is off).
+/// The cache must be private to the host: a directory boxes can read is refused.
+pub fn with_compile_cache(
+    engine: Engine,
+    config: &ServerConfig,
+) -> Result<Engine, EngineSetupError> {
+    let Some(cache_config) = config.compile_cache() else {
+        return Ok(engine);
+    };
+    let cache = CompileCache::open(cache_config)?;
+    let dir = std::fs::canonicalize(&cache.config().dir).map_err(|source| CacheError::Io {
+        path: cache.config().dir.clone(),
+        source,
+    })?;
+    if let Some(bound) = engine.sandbox().config().visible_in_boxes(&dir) {
+        return Err(EngineSetupError::CacheVisible { dir, bound });
+    }
+    Ok(engine.with_compile_cache(Arc::new(cache)))
 }
 
 /// On a store with no keys at all (revoked ones count), makes one on `plan` and

@@ -41,6 +41,10 @@ pub struct ServeArgs {
     /// (`gcc-13.2.0=gcc-12.2.0`); repeat for more.
     #[arg(long = "compiler-alias", value_parser = parse_alias)]
     compiler_aliases: Vec<(String, String)>,
+    /// Size budget of the compile cache (in the data directory), in MiB; 0 turns
+    /// it off. Identical compiles then run once; programs always run.
+    #[arg(long, env = "CODEEXEC_COMPILE_CACHE_MB", default_value_t = 1024)]
+    compile_cache_mb: u64,
     /// Log format.
     #[arg(long, env = "CODEEXEC_LOG_FORMAT", value_parser = ["text", "json"], default_value = "text")]
     log_format: String,
@@ -93,6 +97,7 @@ pub fn serve(ctx: &Context, args: ServeArgs) -> anyhow::Result<ExitCode> {
         },
         shutdown_grace: Duration::from_secs(args.shutdown_grace),
         compiler_aliases: args.compiler_aliases.into_iter().collect(),
+        compile_cache_bytes: args.compile_cache_mb << 20,
         ..ServerConfig::default()
     };
     let catalog = ctx.catalog()?;
@@ -102,7 +107,10 @@ pub fn serve(ctx: &Context, args: ServeArgs) -> anyhow::Result<ExitCode> {
         catalog.languages().count(),
         catalog.unavailable().len()
     );
-    let engine = Engine::new(ctx.sandbox(&catalog, true)?, config.engine);
+    let engine = codeexec_server::with_compile_cache(
+        Engine::new(ctx.sandbox(&catalog, true)?, config.engine),
+        &config,
+    )?;
     let store: Arc<dyn Store> = Arc::new(
         SqliteStore::open_in_dir(&config.data_dir)
             .with_context(|| format!("opening the store in {}", config.data_dir.display()))?,

@@ -754,6 +754,7 @@ mod tests {
             wall_time_ms: 5,
             cpu_time_ms: 3,
             memory_kb: Some(2),
+            cached: false,
         };
         let j = stage_json(&s);
         assert_eq!(j["status"], Value::Null);

@@ -809,6 +809,7 @@ mod tests {
             wall_time_ms: 1,
             cpu_time_ms: 1,
             memory_kb: None,
+            cached: false,
         }
     }
 

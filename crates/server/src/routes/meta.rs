@@ -89,7 +89,10 @@ pub async fn healthz(State(state): State<AppState>) -> Reply {
 
 /// Prometheus text; not enveloped, as scrapers expect the bare format.
 pub async fn metrics(State(state): State<AppState>) -> Response {
-    let text = state.metrics().render(state.engine().stats());
+    let text = state.metrics().render(
+        state.engine().stats(),
+        state.engine().compile_cache().map(|c| c.stats()),
+    );
     (
         [(
             header::CONTENT_TYPE,
