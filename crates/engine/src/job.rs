@@ -2,6 +2,7 @@
 
 use std::ffi::OsString;
 use std::os::fd::OwnedFd;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use codeexec_catalog::Recipe;
@@ -11,7 +12,7 @@ use codeexec_sandbox::{
 };
 
 use crate::cache::ustar::{self, Artefact};
-use crate::cache::{CacheKey, CompileCache, Compiled, ARCHIVER};
+use crate::cache::{CacheKey, CompileCache, Compiled, Data, Mapping, ARCHIVER};
 use crate::result::{JobResult, JobStatus, StepResult};
 
 /// A file to place in the box's working directory before anything runs.
@@ -266,13 +267,7 @@ pub(crate) fn run_job_io(
                     if let (Some((cache, key)), Some(step)) = (&cache, &failed.compile) {
                         if failed.status == JobStatus::CompileError && step.signal.is_none() {
                             // The compiler's own verdict on these sources: keep it too.
-                            cache.put(
-                                key,
-                                &Compiled {
-                                    step: step.clone(),
-                                    artefacts: Vec::new(),
-                                },
-                            );
+                            cache.put(key, Compiled::result_only(step.clone()));
                         }
                     }
                     return *failed;
@@ -367,7 +362,7 @@ fn compile_steps(
 /// (the cached compile failed).
 fn reuse(
     bx: &mut BoxHandle,
-    hit: Compiled,
+    hit: Arc<Compiled>,
     events: &mut dyn FnMut(Event<'_>),
 ) -> Result<Result<StepResult, JobResult>, String> {
     let started = Instant::now();
@@ -391,7 +386,7 @@ fn reuse(
                 path,
                 executable,
                 content,
-            } => bx.stage_file(path, content, *executable),
+            } => bx.stage_file(path, &hit.data[content.clone()], *executable),
         };
         staged.map_err(|e| format!("staging {} from the compile cache: {e}", artefact.path()))?;
     }
@@ -401,7 +396,7 @@ fn reuse(
         cpu_time_ms: 0,
         memory_kb: None,
         cached: true,
-        ..hit.step
+        ..hit.step.clone()
     };
     if step.exit_code == Some(0) {
         Ok(Ok(step))
@@ -416,8 +411,9 @@ fn reuse(
 }
 
 /// After a successful compile: has the box's archiver write the working directory
-/// to its stdout and keeps it with the compile's result. A directory that cannot
-/// be read out whole and plain is simply not kept.
+/// to its stdout (a memory file the host holds, not a path in the box) and keeps it
+/// with the compile's result. A directory that cannot be read out whole and plain
+/// is simply not kept.
 fn keep(
     bx: &mut BoxHandle,
     cache: &CompileCache,
@@ -436,27 +432,35 @@ fn keep(
         "--exclude=./.*",
         ".",
     ]);
+    let max = cache.max_entry_bytes();
     spec.limits = Limits {
         wall_time: Duration::from_secs(10),
         cpu_time: Duration::from_secs(10),
-        memory_bytes: 256 << 20,
+        // The memory file's pages are charged to the archiver.
+        memory_bytes: max + (64 << 20),
         max_processes: 4,
-        stdout_bytes: cache.max_entry_bytes() as usize,
         stderr_bytes: 4096,
+        file_size_bytes: max,
         ..Limits::default()
     };
-    let archive = match bx.run_with(&spec, &mut |_, _| {}, cancel) {
-        Ok(o) if o.status == Status::Exited && o.exit_code == Some(0) && !o.stdout.truncated => {
-            o.stdout.bytes
+    // Every process of the box that could write the file is gone once the run
+    // returns, so mapping it is safe (see `Mapping::of`).
+    let archive = match bx.run_to_memory_file(&spec, cancel) {
+        Ok((o, file)) if o.status == Status::Exited && o.exit_code == Some(0) => {
+            match Mapping::of(&file) {
+                Ok(archive) if archive.len() as u64 <= max => archive,
+                _ => return cache.refuse(),
+            }
         }
         _ => return cache.refuse(),
     };
     match ustar::read(&archive) {
         Ok(artefacts) => cache.put(
             key,
-            &Compiled {
+            Compiled {
                 step: compiled.clone(),
                 artefacts,
+                data: Data::Mapped(archive),
             },
         ),
         Err(_) => cache.refuse(),

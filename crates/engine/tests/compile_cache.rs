@@ -95,6 +95,7 @@ fn a_repeated_compile_is_reused_and_the_program_still_runs_live() {
     assert_eq!(compile2.merged, compile1.merged);
     assert_eq!(compile2.cpu_time_ms, 0);
 
+    c.cache.flush();
     let stats = c.cache.stats();
     assert_eq!((stats.hits, stats.misses, stats.stores), (1, 1, 1));
     assert_eq!(stats.entries, 1);
@@ -231,6 +232,7 @@ fn a_damaged_entry_is_a_miss_and_is_replaced() {
     let c = cache();
     let j = job("c", "#include <stdio.h>\nint main(void){puts(\"fine\");}\n");
     run(&sb, &c.cache, &j);
+    c.cache.flush();
     let entry = std::fs::read_dir(&c.path)
         .unwrap()
         .map(|e| e.unwrap().path())
@@ -245,6 +247,7 @@ fn a_damaged_entry_is_a_miss_and_is_replaced() {
     assert_eq!(r.status, JobStatus::Ok, "{r:?}");
     assert!(!r.compile.as_ref().unwrap().cached);
     assert_eq!(stdout(&r), "fine\n");
+    c.cache.flush();
     let r = run(&sb, &c.cache, &j);
     assert!(
         r.compile.unwrap().cached,
@@ -260,16 +263,19 @@ fn the_cache_is_bounded_by_size_least_recently_used_first() {
     let program = |n: u32| job("c", &format!("int main(void){{return {n};}}\n"));
     for n in 0..3 {
         run(&sb, &c.cache, &program(n));
+        c.cache.flush();
         // Use the first again, so the second is the least recently used.
         if n == 1 {
             assert!(run(&sb, &c.cache, &program(0)).compile.unwrap().cached);
         }
     }
+    c.cache.flush();
     let stats = c.cache.stats();
     assert!(stats.bytes <= 40 << 10, "{stats:?}");
     assert!(stats.evictions >= 1, "{stats:?}");
     assert!(run(&sb, &c.cache, &program(0)).compile.unwrap().cached);
     assert!(!run(&sb, &c.cache, &program(1)).compile.unwrap().cached);
+    c.cache.flush();
 
     // A reopened cache finds what is on disk.
     let reopened = CompileCache::open(CompileCacheConfig {

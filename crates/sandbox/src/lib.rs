@@ -206,7 +206,7 @@ impl BoxHandle {
         observer: &mut dyn FnMut(Stream, &[u8]),
         cancel: Option<&RunControl>,
     ) -> Result<Outcome> {
-        self.run_inner(spec, None, observer, cancel)
+        self.run_inner(spec, None, None, observer, cancel)
     }
 
     /// Like [`run_with`](Self::run_with), with the program's stdin read from
@@ -219,13 +219,33 @@ impl BoxHandle {
         observer: &mut dyn FnMut(Stream, &[u8]),
         cancel: Option<&RunControl>,
     ) -> Result<Outcome> {
-        self.run_inner(spec, Some(stdin), observer, cancel)
+        self.run_inner(spec, Some(stdin), None, observer, cancel)
+    }
+
+    /// Like [`run_with`](Self::run_with), with the program's stdout written to a
+    /// new memory file instead of collected (the outcome's stdout stays empty);
+    /// returns the file, which the host may read: it is a descriptor, not a path
+    /// in the box, and every process that could write it is gone. Its size is
+    /// bounded by `spec.limits.file_size_bytes` (past it the program gets SIGXFSZ)
+    /// and its pages count against the run's memory limit.
+    pub fn run_to_memory_file(
+        &mut self,
+        spec: &RunSpec,
+        cancel: Option<&RunControl>,
+    ) -> Result<(Outcome, std::fs::File)> {
+        let file = sys::memfd(c"stdout", 0)?;
+        let for_program = file
+            .try_clone()
+            .map_err(|e| SandboxError::io("dup a memory file", e))?;
+        let outcome = self.run_inner(spec, None, Some(for_program), &mut |_, _| {}, cancel)?;
+        Ok((outcome, std::fs::File::from(file)))
     }
 
     fn run_inner(
         &mut self,
         spec: &RunSpec,
         stdin: Option<OwnedFd>,
+        stdout: Option<OwnedFd>,
         observer: &mut dyn FnMut(Stream, &[u8]),
         cancel: Option<&RunControl>,
     ) -> Result<Outcome> {
@@ -248,7 +268,7 @@ impl BoxHandle {
             cpus: inner.cpus,
             control: cancel,
         };
-        let result = supervise::run(&ctx, spec, stdin, observer);
+        let result = supervise::run(&ctx, spec, stdin, stdout, observer);
         cgroup.remove();
         result
     }

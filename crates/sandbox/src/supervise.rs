@@ -264,6 +264,7 @@ pub(crate) fn run(
     ctx: &RunContext<'_>,
     spec: &RunSpec,
     stdin: Option<OwnedFd>,
+    stdout: Option<OwnedFd>,
     observer: &mut dyn FnMut(Stream, &[u8]),
 ) -> Result<Outcome> {
     let limits = &spec.limits;
@@ -281,10 +282,19 @@ pub(crate) fn run(
         Some(fd) => fd,
         None => sys::memfd_with(&spec.stdin)?,
     };
-    let (out_r, out_w) = sys::pipe()?;
+    // Given a descriptor for stdout, the program writes there and nothing of its
+    // stdout is collected.
+    let (out_r, out_w) = match stdout {
+        Some(fd) => (None, fd),
+        None => {
+            let (r, w) = sys::pipe()?;
+            sys::set_nonblocking(&r)?;
+            (Some(r), w)
+        }
+    };
     let (err_r, err_w) = sys::pipe()?;
     let (rep_r, rep_w) = sys::pipe()?;
-    for fd in [&out_r, &err_r, &rep_r] {
+    for fd in [&err_r, &rep_r] {
         sys::set_nonblocking(fd)?;
     }
     // The program may reopen its standard streams by path (/dev/stdout is
@@ -309,7 +319,7 @@ pub(crate) fn run(
 
     let mut collectors = [
         Collector {
-            fd: Some(out_r),
+            fd: out_r,
             stream: Stream::Stdout,
             cap: limits.stdout_bytes,
             captured: Captured::default(),

@@ -101,18 +101,7 @@ pub(crate) fn set_nonblocking(fd: &OwnedFd) -> Result<()> {
 /// A sealed, read-only-in-effect memory file holding `bytes`, positioned at 0:
 /// the program's stdin. A file instead of a pipe means no writer that could block.
 pub(crate) fn memfd_with(bytes: &[u8]) -> Result<OwnedFd> {
-    // SAFETY: NUL-terminated static name.
-    let fd = unsafe {
-        libc::memfd_create(
-            c"stdin".as_ptr(),
-            libc::MFD_CLOEXEC | libc::MFD_ALLOW_SEALING,
-        )
-    };
-    if fd < 0 {
-        return Err(SandboxError::last_os("memfd_create"));
-    }
-    // SAFETY: fresh descriptor owned by nobody else.
-    let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+    let fd = memfd(c"stdin", libc::MFD_ALLOW_SEALING)?;
     let mut written = 0;
     while written < bytes.len() {
         // SAFETY: writes from a live slice.
@@ -142,6 +131,17 @@ pub(crate) fn memfd_with(bytes: &[u8]) -> Result<OwnedFd> {
         libc::lseek(fd.as_raw_fd(), 0, libc::SEEK_SET);
     }
     Ok(fd)
+}
+
+/// A new, empty, writable memory file.
+pub(crate) fn memfd(name: &std::ffi::CStr, flags: libc::c_uint) -> Result<OwnedFd> {
+    // SAFETY: a NUL-terminated name; the flags are plain bits.
+    let fd = unsafe { libc::memfd_create(name.as_ptr(), libc::MFD_CLOEXEC | flags) };
+    if fd < 0 {
+        return Err(SandboxError::last_os("memfd_create"));
+    }
+    // SAFETY: fresh descriptor owned by nobody else.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
 /// Sends SIGKILL through a pidfd (no pid reuse race).

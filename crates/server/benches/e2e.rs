@@ -85,6 +85,40 @@ fn bare(recipe: &Recipe, source: &str) -> Duration {
     started.elapsed()
 }
 
+type Stop = tokio::sync::oneshot::Sender<()>;
+type Running = tokio::task::JoinHandle<Result<(), codeexec_server::ServeError>>;
+
+/// A server (`--no-auth`) on a free loopback port with a compile cache of
+/// `cache_bytes` (0: none); its base URL, stop switch, task and data directory.
+async fn start_server(
+    catalog: &Catalog,
+    cache_bytes: u64,
+) -> (String, Stop, Running, tempfile::TempDir) {
+    let data = tempfile::tempdir().unwrap();
+    let config = ServerConfig {
+        auth: false,
+        data_dir: data.path().to_owned(),
+        compile_cache_bytes: cache_bytes,
+        ..ServerConfig::default()
+    };
+    let engine = build_engine(&config, catalog).expect("a working sandbox (run as root)");
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::open_in_dir(data.path()).unwrap());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(serve_on(
+        listener,
+        config,
+        catalog.clone(),
+        engine,
+        store,
+        async {
+            let _ = stopped.await;
+        },
+    ));
+    (base, stop, server, data)
+}
+
 /// Sends `request` and waits for the whole answer, which must be a successful run
 /// that printed the greeting.
 async fn timed(request: reqwest::RequestBuilder) -> Duration {
@@ -110,37 +144,32 @@ async fn main() {
         .and_then(|n| n.parse().ok())
         .unwrap_or(20);
 
+    // `--only c,rust`: just those languages.
+    let only: Option<Vec<String>> = args
+        .iter()
+        .position(|a| a == "--only")
+        .and_then(|i| args.get(i + 1))
+        .map(|list| list.split(',').map(str::to_string).collect());
+
     let defs = Definitions::load_dir(&codeexec_catalog::source_catalog_dir()).unwrap();
     let catalog = Catalog::detect(&defs, &DetectOptions::default());
-    let data = tempfile::tempdir().unwrap();
-    let config = ServerConfig {
-        auth: false,
-        data_dir: data.path().to_owned(),
-        ..ServerConfig::default()
-    };
-    let engine = build_engine(&config, &catalog).expect("a working sandbox (run as root)");
-    let store: Arc<dyn Store> = Arc::new(SqliteStore::open_in_dir(data.path()).unwrap());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(serve_on(
-        listener,
-        config,
-        catalog.clone(),
-        engine,
-        store,
-        async {
-            let _ = stopped.await;
-        },
-    ));
+    let (base, stop, server, _data) = start_server(&catalog, 1 << 30).await;
+    // The same server without a compile cache: what caching costs a miss.
+    let (base_off, stop_off, server_off, _data_off) = start_server(&catalog, 0).await;
     let client = reqwest::Client::new();
 
     println!("runs per cell: {runs} (compiled languages: fewer, see the n column); ms\n");
-    println!("| language | compiler | n | bare compile+run | GET median | GET p99 | POST median | POST p99 | GET − bare | GET / bare | GET cached compile |");
-    println!("|---|---|---|---|---|---|---|---|---|---|---|");
+    println!("| language | compiler | n | bare compile+run | GET median | GET p99 | POST median | POST p99 | GET − bare | GET / bare | GET cache off | GET cached compile |");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|");
     for language in LANGUAGES {
+        if only
+            .as_ref()
+            .is_some_and(|o| !o.iter().any(|l| l == language))
+        {
+            continue;
+        }
         let Ok(recipe) = catalog.resolve(language, None, &[], &[], &[]) else {
-            println!("| {language} | not installed | | | | | | | | | |");
+            println!("| {language} | not installed | | | | | | | | | | |");
             continue;
         };
         let template = catalog
@@ -154,12 +183,14 @@ async fn main() {
         };
         let compiled = !recipe.compile.is_empty();
         let (mut b, mut g, mut p, mut c) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
-        let get = |source: String| {
+        let mut off = Vec::new();
+        let get_from = |base: &str, source: String| {
             let request = client
                 .get(format!("{base}/v1/run"))
                 .query(&[("compiler", recipe.compiler.as_str()), ("code", &source)]);
             timed(request)
         };
+        let get = |source: String| get_from(&base, source);
         let post = |source: String| {
             let request = client
                 .post(format!("{base}/v1/run"))
@@ -170,7 +201,7 @@ async fn main() {
             // Interpreted languages have nothing to cache: the template every time.
             let source = |k: usize| {
                 if compiled {
-                    numbered(&recipe, &template, 3 * i + k)
+                    numbered(&recipe, &template, 4 * i + k)
                 } else {
                     template.clone()
                 }
@@ -178,6 +209,7 @@ async fn main() {
             let bare_t = bare(&recipe, &source(0));
             let get_t = get(source(1)).await;
             let post_t = post(source(2)).await;
+            let off_t = get_from(&base_off, source(3)).await;
             let cached_t = if compiled {
                 Some(get(template.clone()).await)
             } else {
@@ -189,6 +221,7 @@ async fn main() {
                 b.push(bare_t);
                 g.push(get_t);
                 p.push(post_t);
+                off.push(off_t);
                 c.extend(cached_t);
             }
         }
@@ -199,7 +232,7 @@ async fn main() {
             ms(median(&mut c))
         };
         println!(
-            "| {} | {} | {n} | {} | {} | {} | {} | {} | {:+.1} | {:.2}x | {cached} |",
+            "| {} | {} | {n} | {} | {} | {} | {} | {} | {:+.1} | {:.2}x | {} | {cached} |",
             recipe.language,
             recipe.compiler,
             ms(bm),
@@ -209,8 +242,11 @@ async fn main() {
             ms(p99(&mut p)),
             (gm.as_secs_f64() - bm.as_secs_f64()) * 1e3,
             gm.as_secs_f64() / bm.as_secs_f64(),
+            ms(median(&mut off)),
         );
     }
-    let _ = stop.send(());
-    let _ = tokio::time::timeout(Duration::from_secs(10), server).await;
+    for (stop, server) in [(stop, server), (stop_off, server_off)] {
+        let _ = stop.send(());
+        let _ = tokio::time::timeout(Duration::from_secs(10), server).await;
+    }
 }

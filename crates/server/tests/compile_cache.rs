@@ -42,7 +42,7 @@ async fn a_repeated_compile_is_reused_across_requests_and_restarts() {
         "{metrics}"
     );
     assert!(
-        metrics.contains("codeexec_compile_cache_stores_total 1"),
+        metrics.contains("codeexec_compile_cache_misses_total 1"),
         "{metrics}"
     );
 

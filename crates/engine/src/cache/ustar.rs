@@ -6,9 +6,11 @@
 //! are accepted. Anything else (links, devices, FIFOs, `..`, absolute names, sizes
 //! past the end) makes the whole archive unusable, and the compile is not cached.
 
+use std::ops::Range;
 use std::path::{Component, Path};
 
-/// One entry of the working directory.
+/// One entry of the working directory. A file's content is a range of the buffer
+/// it was read from (the archive, or a cache entry), so big binaries are not copied.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Artefact {
     Dir {
@@ -17,7 +19,7 @@ pub enum Artefact {
     File {
         path: String,
         executable: bool,
-        content: Vec<u8>,
+        content: Range<usize>,
     },
 }
 
@@ -46,7 +48,8 @@ pub enum ArchiveError {
 
 const BLOCK: usize = 512;
 
-/// Parses a whole ustar archive (as GNU tar writes with `--format=ustar`).
+/// Parses a whole ustar archive (as GNU tar writes with `--format=ustar`); file
+/// contents are ranges of `archive`.
 pub fn read(archive: &[u8]) -> Result<Vec<Artefact>, ArchiveError> {
     let mut entries = Vec::new();
     let mut at = 0;
@@ -65,11 +68,13 @@ pub fn read(archive: &[u8]) -> Result<Vec<Artefact>, ArchiveError> {
         match kind {
             b'0' | 0 => {
                 let end = at.checked_add(size).ok_or(ArchiveError::Truncated)?;
-                let content = archive.get(at..end).ok_or(ArchiveError::Truncated)?;
+                if end > archive.len() {
+                    return Err(ArchiveError::Truncated);
+                }
                 entries.push(Artefact::File {
                     path,
                     executable: mode & 0o111 != 0,
-                    content: content.to_vec(),
+                    content: at..end,
                 });
                 at = end.div_ceil(BLOCK) * BLOCK;
             }
@@ -218,20 +223,23 @@ mod tests {
         ]
         .concat();
         let entries = read(&archive).unwrap();
+        let contents: Vec<(&str, bool, &[u8])> = entries
+            .iter()
+            .map(|e| match e {
+                Artefact::Dir { path } => (path.as_str(), false, &b"(dir)"[..]),
+                Artefact::File {
+                    path,
+                    executable,
+                    content,
+                } => (path.as_str(), *executable, &archive[content.clone()]),
+            })
+            .collect();
         assert_eq!(
-            entries,
+            contents,
             vec![
-                Artefact::File {
-                    path: "prog.exe".into(),
-                    executable: true,
-                    content: b"\x7fELF binary".to_vec()
-                },
-                Artefact::Dir { path: "pkg".into() },
-                Artefact::File {
-                    path: "pkg/Main.class".into(),
-                    executable: false,
-                    content: vec![7u8; 700]
-                },
+                ("prog.exe", true, &b"\x7fELF binary"[..]),
+                ("pkg", false, &b"(dir)"[..]),
+                ("pkg/Main.class", false, &[7u8; 700][..]),
             ]
         );
     }
