@@ -32,6 +32,7 @@ mod error;
 mod netns;
 mod outcome;
 mod preflight;
+mod raw;
 mod rootfs;
 mod seccomp;
 mod supervise;
@@ -51,6 +52,7 @@ pub use error::{Result, SandboxError};
 pub use outcome::{Captured, Limit, Outcome, Status, Stream};
 pub use preflight::check_host;
 pub use seccomp::DENIED as DENIED_SYSCALLS;
+pub use supervise::MIN_MEMORY_BYTES;
 
 use cgroup::{CgroupLimits, Cgroups};
 use netns::NetnsPool;
@@ -224,7 +226,7 @@ impl BoxHandle {
 
     /// Like [`run_with`](Self::run_with), with the program's stdout written to a
     /// new memory file instead of collected (the outcome's stdout stays empty);
-    /// returns the file, which the host may read: it is a descriptor, not a path
+    /// returns the file (at its start), which the host may read: it is a descriptor, not a path
     /// in the box, and every process that could write it is gone. Its size is
     /// bounded by `spec.limits.file_size_bytes` (past it the program gets SIGXFSZ)
     /// and its pages count against the run's memory limit.
@@ -238,7 +240,11 @@ impl BoxHandle {
             .try_clone()
             .map_err(|e| SandboxError::io("dup a memory file", e))?;
         let outcome = self.run_inner(spec, None, Some(for_program), &mut |_, _| {}, cancel)?;
-        Ok((outcome, std::fs::File::from(file)))
+        // The program moved the offset both descriptors share: back to the start.
+        let mut file = std::fs::File::from(file);
+        std::io::Seek::rewind(&mut file)
+            .map_err(|e| SandboxError::io("rewind a memory file", e))?;
+        Ok((outcome, file))
     }
 
     fn run_inner(

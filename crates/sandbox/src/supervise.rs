@@ -14,6 +14,7 @@ use crate::config::{RunSpec, BOX_DIR, BOX_UID};
 use crate::control::RunControl;
 use crate::error::{Result, SandboxError};
 use crate::outcome::{Captured, Limit, Outcome, Status, Stream};
+use crate::raw::{self, Stack};
 use crate::sys;
 
 /// The parts of a box a run needs.
@@ -31,8 +32,12 @@ pub(crate) struct RunContext<'a> {
     pub control: Option<&'a RunControl>,
 }
 
-/// `CLONE_INTO_CGROUP` (libc's constant is an overflowing `c_int`).
-const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
+/// The smallest memory limit of a run. Until it executes the program, the payload
+/// shares the host's memory while in the run's cgroup, and a memory cgroup's OOM
+/// killer kills every process sharing its victim's memory: what it charges there
+/// before its own address space exists (kernel objects, the new program's
+/// arguments, at most about 2 MiB) must never reach the limit.
+pub const MIN_MEMORY_BYTES: u64 = 8 << 20;
 
 /// Shortest pause between two reads of the cgroup's CPU counter.
 const MIN_CPU_CHECK: Duration = Duration::from_millis(2);
@@ -83,12 +88,13 @@ struct Prepared {
     // Storage the plan's raw pointers point into.
     _argv: Vec<CString>,
     _envp: Vec<CString>,
-    _payload_stack: Vec<u8>,
+    init_stack: Stack,
+    _payload_stack: Stack,
 }
 
-/// Stack of the payload process from its clone to its execve (it only runs the
-/// straight-line code of `child::box_payload`).
-const PAYLOAD_STACK_LEN: usize = 64 * 1024;
+/// Stack of each of the box's processes until the payload executes the program
+/// (they run only the straight-line code of child.rs).
+const CHILD_STACK_LEN: usize = 64 * 1024;
 
 fn prepare(ctx: &RunContext<'_>, spec: &RunSpec, fds: [RawFd; 4]) -> Result<Prepared> {
     if spec.argv.is_empty() {
@@ -125,7 +131,8 @@ fn prepare(ctx: &RunContext<'_>, spec: &RunSpec, fds: [RawFd; 4]) -> Result<Prep
         p.push(std::ptr::null());
         p
     };
-    let mut payload_stack = vec![0u8; PAYLOAD_STACK_LEN];
+    let stack = || Stack::new(CHILD_STACK_LEN).map_err(|e| SandboxError::io("map a stack", e));
+    let (init_stack, payload_stack) = (stack()?, stack()?);
     let limits = &spec.limits;
     let cpu_seconds = limits.cpu_time.as_secs() + 2;
     let plan = ChildPlan {
@@ -134,7 +141,14 @@ fn prepare(ctx: &RunContext<'_>, spec: &RunSpec, fds: [RawFd; 4]) -> Result<Prep
         stdout_fd: fds[2],
         stderr_fd: fds[3],
         netns_fd: ctx.netns,
-        cgroup_procs: ctx.cgroup.procs_files.clone(),
+        cgroup_task_fds: {
+            let mut fds = [-1; 3];
+            for (slot, fd) in fds.iter_mut().zip(&ctx.cgroup.task_fds) {
+                *slot = fd.as_raw_fd();
+            }
+            fds
+        },
+        cgroup_fd: ctx.cgroup.dir_fd.as_ref().map_or(-1, |fd| fd.as_raw_fd()),
         hostname: c(b"box", "hostname")?,
         binds: vec![
             (sys::cstring(ctx.work)?, cpath(ctx.root, BOX_DIR)?),
@@ -163,56 +177,86 @@ fn prepare(ctx: &RunContext<'_>, spec: &RunSpec, fds: [RawFd; 4]) -> Result<Prep
         argv: pointers(&argv),
         envp: pointers(&envp),
         seccomp: ctx.seccomp,
-        payload_stack: payload_stack.as_mut_ptr(),
-        payload_stack_len: payload_stack.len(),
+        payload_stack: payload_stack.bounds(),
     };
     Ok(Prepared {
         plan,
         _argv: argv,
         _envp: envp,
+        init_stack,
         _payload_stack: payload_stack,
     })
 }
 
-/// Clones the box's init with its namespaces. Returns its pidfd and host pid.
-fn spawn(ctx: &RunContext<'_>, plan: &ChildPlan) -> Result<(OwnedFd, libc::pid_t)> {
+/// Clones the box's init with its namespaces, sharing this process's memory (no
+/// page tables copied, no copy-on-write faults afterwards) on its own stack.
+/// Returns its pidfd and host pid. The caller must keep `prepared` alive and
+/// unchanged until the init is reaped.
+fn spawn(prepared: &Prepared) -> Result<(OwnedFd, libc::pid_t)> {
     let mut pidfd: RawFd = -1;
-    let mut flags = (libc::CLONE_NEWPID
+    let flags = (libc::CLONE_VM
+        | libc::CLONE_NEWPID
         | libc::CLONE_NEWNS
         | libc::CLONE_NEWIPC
         | libc::CLONE_NEWUTS
         | libc::CLONE_PIDFD) as u64;
-    let mut cgroup_fd = 0u64;
-    if let Some(fd) = &ctx.cgroup.dir_fd {
-        flags |= CLONE_INTO_CGROUP;
-        cgroup_fd = fd.as_raw_fd() as u64;
-    }
     // SAFETY: clone_args is plain data; zeroed is a valid value for every field.
     let mut args: libc::clone_args = unsafe { std::mem::zeroed() };
     args.flags = flags;
     args.pidfd = &mut pidfd as *mut RawFd as u64;
     args.exit_signal = libc::SIGCHLD as u64;
-    args.cgroup = cgroup_fd;
-    // SAFETY: clone3 without a stack behaves like fork: the child gets a copy of this
-    // address space and continues here. The child branch calls `box_init`, which
-    // never returns and, being written for a post-fork child, neither allocates nor
-    // locks (see child.rs).
+    (args.stack, args.stack_size) = prepared.init_stack.bounds();
+    // The child starts with every signal blocked, so no host signal handler can run
+    // on its stack before it resets them all to their defaults.
+    // SAFETY: sigset_t is plain data, filled by sigfillset; pthread_sigmask only
+    // changes this thread's mask, restored right after the clone.
+    let saved = unsafe {
+        let mut all: libc::sigset_t = std::mem::zeroed();
+        let mut saved: libc::sigset_t = std::mem::zeroed();
+        libc::sigfillset(&mut all);
+        libc::pthread_sigmask(libc::SIG_SETMASK, &all, &mut saved);
+        saved
+    };
+    // SAFETY: `box_init_entry` keeps to its own stack (a guarded mapping in
+    // `prepared`) and reads only `prepared.plan`, which the caller keeps alive and
+    // unchanged until the child is reaped; it never returns.
     let pid = unsafe {
-        libc::syscall(
-            libc::SYS_clone3,
-            &mut args as *mut libc::clone_args,
-            std::mem::size_of::<libc::clone_args>(),
+        raw::clone3_on_stack(
+            &mut args,
+            child::box_init_entry,
+            &prepared.plan as *const ChildPlan as usize,
         )
     };
-    if pid == 0 {
-        // SAFETY: we are the freshly cloned child and `plan` is valid in our copy.
-        unsafe { child::box_init(plan) }
-    }
+    // SAFETY: restores the mask saved above.
+    unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &saved, std::ptr::null_mut()) };
     if pid < 0 {
-        return Err(SandboxError::last_os("clone3 of the box's init"));
+        return Err(SandboxError::io(
+            "clone3 of the box's init",
+            io::Error::from_raw_os_error(-pid as i32),
+        ));
     }
     // SAFETY: the kernel stored a fresh pidfd for us (CLONE_PIDFD).
     Ok((unsafe { OwnedFd::from_raw_fd(pidfd) }, pid as libc::pid_t))
+}
+
+/// Kills and reaps the box's init when dropped unless disarmed: it shares this
+/// process's memory, so it must be gone before the plan and stacks it uses are
+/// freed, whatever way `run` leaves (an error, a panicking observer).
+struct ReapOnDrop(Option<RawFd>);
+
+impl ReapOnDrop {
+    fn disarm(&mut self) {
+        self.0 = None;
+    }
+}
+
+impl Drop for ReapOnDrop {
+    fn drop(&mut self) {
+        if let Some(pidfd) = self.0 {
+            sys::pidfd_kill(pidfd);
+            let _ = sys::pidfd_reap(pidfd);
+        }
+    }
 }
 
 /// One output stream being collected.
@@ -268,10 +312,16 @@ pub(crate) fn run(
     observer: &mut dyn FnMut(Stream, &[u8]),
 ) -> Result<Outcome> {
     let limits = &spec.limits;
-    if limits.wall_time.is_zero() || limits.cpu_time.is_zero() || limits.memory_bytes == 0 {
+    if limits.wall_time.is_zero() || limits.cpu_time.is_zero() {
         return Err(SandboxError::InvalidRequest(
-            "time and memory limits must be positive".into(),
+            "time limits must be positive".into(),
         ));
+    }
+    if limits.memory_bytes < MIN_MEMORY_BYTES {
+        return Err(SandboxError::InvalidRequest(format!(
+            "the memory limit must be at least {} MiB",
+            MIN_MEMORY_BYTES >> 20
+        )));
     }
     let stdin = match stdin {
         Some(_) if !spec.stdin.is_empty() => {
@@ -314,7 +364,8 @@ pub(crate) fn run(
     )?;
 
     let started = Instant::now();
-    let (pidfd, init_pid) = spawn(ctx, &prepared.plan)?;
+    let (pidfd, init_pid) = spawn(&prepared)?;
+    let mut reaper = ReapOnDrop(Some(pidfd.as_raw_fd()));
     drop((out_w, err_w, rep_w, stdin));
 
     let mut collectors = [
@@ -394,8 +445,6 @@ pub(crate) fn run(
             if e.kind() == io::ErrorKind::Interrupted {
                 continue;
             }
-            sys::pidfd_kill(pidfd.as_raw_fd());
-            let _ = sys::pidfd_reap(pidfd.as_raw_fd());
             return Err(SandboxError::io("ppoll", e));
         }
         let mut over_cap = false;
@@ -426,6 +475,7 @@ pub(crate) fn run(
     // namespace; waitid returns once they are all gone.
     sys::pidfd_kill(pidfd.as_raw_fd());
     sys::pidfd_reap(pidfd.as_raw_fd())?;
+    reaper.disarm();
     let wall_time = started.elapsed();
     if cancelled {
         return Err(SandboxError::Cancelled);

@@ -47,6 +47,26 @@ fn memory_bomb_is_reported_as_memory_limit() {
     assert_host_unharmed(&sb, uid);
 }
 
+/// The box's init shares the host's memory, and a memory cgroup's OOM killer kills
+/// every process sharing its victim's memory: only the program may be a candidate.
+/// At the smallest limit, with big arguments charged before the program's own
+/// address space exists, the host (this test process) must survive.
+#[test]
+fn the_oom_killer_never_picks_a_process_sharing_the_hosts_memory() {
+    let sb = sandbox();
+    let mut bx = box_with(&sb, "membomb");
+    let big_argument = "x".repeat(120_000);
+    let mut spec = RunSpec::new(["./membomb".to_string(), big_argument.clone(), big_argument]);
+    spec.limits = limits(5000, 5000, codeexec_sandbox::MIN_MEMORY_BYTES >> 20);
+    for _ in 0..5 {
+        let o = bx.run(&spec).unwrap();
+        assert_eq!(o.limit, Some(Limit::Memory), "{o:?}");
+    }
+    let uid = bx.host_uid();
+    drop(bx);
+    assert_host_unharmed(&sb, uid);
+}
+
 #[test]
 fn cpu_spin_hits_the_cpu_limit_precisely() {
     let sb = sandbox();

@@ -276,3 +276,40 @@ fn a_signal_reaches_the_program_while_it_runs() {
     assert_eq!(o.exit_code, Some(5));
     assert!(control.signal(0).is_err());
 }
+
+#[test]
+fn a_memory_limit_below_the_floor_is_refused() {
+    let sb = sandbox();
+    let mut bx = sb.create_box(&BoxLimits::default()).unwrap();
+    let mut spec = RunSpec::new(["/bin/true"]);
+    spec.limits.memory_bytes = codeexec_sandbox::MIN_MEMORY_BYTES - 1;
+    match bx.run(&spec) {
+        Err(SandboxError::InvalidRequest(message)) => {
+            assert!(message.contains("at least 8 MiB"), "{message}")
+        }
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+    spec.limits.memory_bytes = codeexec_sandbox::MIN_MEMORY_BYTES;
+    assert_eq!(bx.run(&spec).unwrap().exit_code, Some(0));
+}
+
+#[test]
+fn stdout_can_go_to_a_memory_file_bounded_by_the_file_size_limit() {
+    use std::io::Read;
+    let sb = sandbox();
+    let mut bx = sb.create_box(&BoxLimits::default()).unwrap();
+    let mut spec = RunSpec::new(["/bin/sh", "-c", "printf hello; printf oops >&2"]);
+    let (outcome, mut file) = bx.run_to_memory_file(&spec, None).unwrap();
+    assert_eq!(outcome.exit_code, Some(0));
+    assert!(outcome.stdout.bytes.is_empty());
+    assert_eq!(outcome.stderr.bytes, b"oops");
+    let mut written = String::new();
+    file.read_to_string(&mut written).unwrap();
+    assert_eq!(written, "hello");
+
+    spec = RunSpec::new(["/usr/bin/head", "-c", "100000", "/dev/zero"]);
+    spec.limits.file_size_bytes = 4096;
+    let (outcome, file) = bx.run_to_memory_file(&spec, None).unwrap();
+    assert_ne!(outcome.exit_code, Some(0), "{outcome:?}");
+    assert!(file.metadata().unwrap().len() <= 4096);
+}

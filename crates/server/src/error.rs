@@ -43,6 +43,12 @@ pub enum ApiError {
         given: u64,
         max: u64,
     },
+    #[error("`{field}` is {given}, below the minimum of {min}")]
+    LimitBelowMin {
+        field: &'static str,
+        given: u64,
+        min: u64,
+    },
     #[error("no API key: send it in the `x-api-key` header (or `x-oanor-key`, or `Authorization: Bearer KEY`)")]
     MissingKey,
     #[error("unknown API key")]
@@ -109,7 +115,8 @@ impl ApiError {
             | UnknownField { .. }
             | BadJson(_)
             | Resolve { .. }
-            | LimitAboveMax { .. } => StatusCode::BAD_REQUEST,
+            | LimitAboveMax { .. }
+            | LimitBelowMin { .. } => StatusCode::BAD_REQUEST,
             TooLarge { .. } | BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             MissingKey | UnknownKey => StatusCode::UNAUTHORIZED,
             RevokedKey | NotPermlinkOwner { .. } => StatusCode::FORBIDDEN,
@@ -142,6 +149,7 @@ impl ApiError {
             },
             TooLarge { .. } | BodyTooLarge { .. } => "too_large",
             LimitAboveMax { .. } => "limit_above_max",
+            LimitBelowMin { .. } => "limit_below_min",
             MissingKey => "missing_key",
             UnknownKey => "unknown_key",
             RevokedKey => "revoked_key",
@@ -167,9 +175,10 @@ impl ApiError {
     pub fn field(&self) -> Option<String> {
         use ApiError::*;
         match self {
-            MissingField { field, .. } | TooLarge { field, .. } | LimitAboveMax { field, .. } => {
-                Some((*field).to_owned())
-            }
+            MissingField { field, .. }
+            | TooLarge { field, .. }
+            | LimitAboveMax { field, .. }
+            | LimitBelowMin { field, .. } => Some((*field).to_owned()),
             InvalidField { field, .. } | UnknownField { field, .. } => Some(field.clone()),
             Resolve { source } => Some(resolve_field(source).to_owned()),
             _ => None,
@@ -200,6 +209,10 @@ impl ApiError {
             }
             ApiError::BodyTooLarge { limit } => {
                 m.insert("limit".into(), json!(limit));
+            }
+            ApiError::LimitBelowMin { given, min, .. } => {
+                m.insert("given".into(), json!(given));
+                m.insert("min".into(), json!(min));
             }
             ApiError::LimitAboveMax { given, max, .. } => {
                 m.insert("given".into(), json!(given));

@@ -59,6 +59,14 @@ pub fn apply(
         caps.memory_mb,
         requested.memory_limit_mb,
     )?;
+    let min_mb = codeexec_sandbox::MIN_MEMORY_BYTES >> 20;
+    if memory_mb < min_mb {
+        return Err(ApiError::LimitBelowMin {
+            field: "memory_limit_mb",
+            given: memory_mb,
+            min: min_mb,
+        });
+    }
     let output_kb = lower(
         "output_limit_kb",
         (limits.output_bytes >> 10) as u64,
@@ -141,5 +149,17 @@ mod tests {
             ..RequestedLimits::default()
         };
         assert!(apply(&mut base(), &req, &LimitCaps::default()).is_err());
+    }
+
+    #[test]
+    fn below_the_sandbox_minimum_is_refused_with_the_field() {
+        let req = RequestedLimits {
+            memory_limit_mb: Some(2),
+            ..RequestedLimits::default()
+        };
+        let e = apply(&mut base(), &req, &LimitCaps::default()).unwrap_err();
+        assert_eq!(e.field().as_deref(), Some("memory_limit_mb"));
+        assert_eq!(e.code(), "limit_below_min");
+        assert!(e.to_string().contains("minimum of 8"), "{e}");
     }
 }

@@ -6,7 +6,6 @@ mod spares;
 mod v1;
 mod v2;
 
-use std::ffi::CString;
 use std::fs;
 use std::io;
 use std::os::fd::OwnedFd;
@@ -44,9 +43,9 @@ pub struct CgroupLimits {
 pub struct RunCgroup {
     version: CgroupVersion,
     dirs: Vec<PathBuf>,
-    /// v1: `tasks` files the child writes itself into.
-    pub(crate) procs_files: Vec<CString>,
-    /// v2: directory fd for `clone3(CLONE_INTO_CGROUP)`.
+    /// v1: the `tasks` files, open for writing; the payload writes "0" to each.
+    pub(crate) task_fds: Vec<OwnedFd>,
+    /// v2: directory fd the payload is cloned into (`clone3(CLONE_INTO_CGROUP)`).
     pub(crate) dir_fd: Option<OwnedFd>,
 }
 
@@ -94,7 +93,7 @@ impl Cgroups {
         let mut run = RunCgroup {
             version: self.version,
             dirs,
-            procs_files: Vec::new(),
+            task_fds: Vec::new(),
             dir_fd: None,
         };
         let set = match self.version {

@@ -1,8 +1,7 @@
 //! cgroup v1: the memory, pids and cpuacct controllers, each in its own hierarchy.
 
-use std::ffi::CString;
 use std::fs;
-use std::os::unix::ffi::OsStrExt;
+use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -51,18 +50,23 @@ pub(super) fn configure(run: &mut RunCgroup, limits: CgroupLimits) -> Result<()>
         "pids.max",
         &limits.max_processes.to_string(),
     )?;
-    // The box's init joins by writing "0" to `tasks`, not `cgroup.procs`: moving only
-    // the calling (single) thread skips the global threadgroup rwsem, whose write
-    // side otherwise waits a whole RCU grace period (~13 ms here) whenever no other
-    // attach happened recently.
-    run.procs_files = run
+    // The payload joins by writing "0" to `tasks` through descriptors opened here
+    // (the kernel checks the opener's credentials), not to `cgroup.procs` and not
+    // by pid: moving only the calling thread skips the global threadgroup rwsem,
+    // whose write side otherwise waits a whole RCU grace period (~13 ms here)
+    // whenever no other attach happened recently.
+    run.task_fds = run
         .dirs
         .iter()
-        .map(|d| CString::new(d.join("tasks").as_os_str().as_bytes()))
-        .collect::<Result<_, _>>()
-        .map_err(|_| SandboxError::NulByte {
-            what: "cgroup path",
-        })?;
+        .map(|d| {
+            let tasks = d.join("tasks");
+            fs::OpenOptions::new()
+                .write(true)
+                .open(&tasks)
+                .map(OwnedFd::from)
+                .map_err(|e| SandboxError::io(format!("open {}", tasks.display()), e))
+        })
+        .collect::<Result<_>>()?;
     Ok(())
 }
 

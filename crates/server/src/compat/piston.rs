@@ -550,6 +550,17 @@ pub fn prepare(state: &AppState, body: &Value) -> Result<Prepared, ApiError> {
         l.memory_bytes,
         given("run_memory_limit"),
     )?;
+    for (key, bytes) in [
+        ("compile_memory_limit", l.compile_memory_bytes),
+        ("run_memory_limit", l.memory_bytes),
+    ] {
+        if bytes < codeexec_sandbox::MIN_MEMORY_BYTES {
+            return Err(bad(format!(
+                "{key} is {bytes}, below the minimum of {} bytes",
+                codeexec_sandbox::MIN_MEMORY_BYTES
+            )));
+        }
+    }
 
     Ok(Prepared {
         language: language_name(&recipe.language_id),
