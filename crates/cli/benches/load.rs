@@ -333,18 +333,23 @@ async fn throughput_and_memory(opts: &Options) {
 }
 
 /// Each client loops for `seconds`: a request; on 503 it waits the Retry-After.
+/// Only answers that arrive within the window count, so the rate is per second of
+/// the window (clients still waiting at its end do not stretch it).
 async fn scaling_step(server: &Server, clients: usize, seconds: u64) -> (f64, Tally) {
     let url = Arc::new(format!("{}/v1/run", server.base));
     let tally = Arc::new(Mutex::new(Tally::default()));
     let client = client();
-    let started = Instant::now();
-    let until = started + Duration::from_secs(seconds);
+    let until = Instant::now() + Duration::from_secs(seconds);
     let tasks: Vec<_> = (0..clients)
         .map(|_| {
             let (client, url, tally) = (client.clone(), url.clone(), tally.clone());
             tokio::spawn(async move {
                 while Instant::now() < until {
-                    match one(&client, &url).await {
+                    let answer = one(&client, &url).await;
+                    if Instant::now() > until {
+                        break;
+                    }
+                    match answer {
                         Some(latency) => {
                             let mut t = tally.lock().unwrap();
                             t.ok += 1;
@@ -352,7 +357,8 @@ async fn scaling_step(server: &Server, clients: usize, seconds: u64) -> (f64, Ta
                         }
                         None => {
                             tally.lock().unwrap().busy += 1;
-                            tokio::time::sleep(Duration::from_secs(1)).await;
+                            let left = until.saturating_duration_since(Instant::now());
+                            tokio::time::sleep(left.min(Duration::from_secs(1))).await;
                         }
                     }
                 }
@@ -362,7 +368,7 @@ async fn scaling_step(server: &Server, clients: usize, seconds: u64) -> (f64, Ta
     for task in tasks {
         task.await.unwrap();
     }
-    let elapsed = started.elapsed().as_secs_f64();
+    let elapsed = seconds as f64;
     let mut tally = Arc::try_unwrap(tally).ok().unwrap().into_inner().unwrap();
     tally.latencies.sort();
     (tally.ok as f64 / elapsed, tally)

@@ -423,11 +423,14 @@ fn keep(
 ) {
     // `./.*`: HOME is the working directory, and toolchains keep their own caches
     // in dot-directories there (Go's build cache alone is hundreds of MB).
+    // 64 KiB records instead of tar's 10 KiB: a 12 MB binary archives in 7 ms
+    // instead of 10; the last record's padding is at most 64 KiB of zeros.
     let mut spec = RunSpec::new([
         ARCHIVER,
         "--create",
         "--format=ustar",
         "--file=-",
+        "--blocking-factor=128",
         "--numeric-owner",
         "--exclude=./.*",
         ".",
