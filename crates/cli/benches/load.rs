@@ -116,10 +116,19 @@ fn cpu_of(pid: u32) -> (Duration, Duration) {
 
 /// CPU time of this process's reaped children (xargs and its pythons).
 fn children_cpu() -> Duration {
+    rusage(libc::RUSAGE_CHILDREN)
+}
+
+/// CPU time of this process (the load generator).
+fn own_cpu() -> Duration {
+    rusage(libc::RUSAGE_SELF)
+}
+
+fn rusage(who: libc::c_int) -> Duration {
     // SAFETY: getrusage fills the struct we pass.
     let usage = unsafe {
         let mut usage: libc::rusage = std::mem::zeroed();
-        libc::getrusage(libc::RUSAGE_CHILDREN, &mut usage);
+        libc::getrusage(who, &mut usage);
         usage
     };
     let tv = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
@@ -381,18 +390,27 @@ async fn scaling(opts: &Options) {
         "\n## Scaling: clients 1 → 256, {} s each, default slots and queue\n",
         opts.seconds
     );
-    println!("| clients | runs/s | median ms | p99 ms | max ms | 503s | share 503 |");
-    println!("|---|---|---|---|---|---|---|");
+    println!("| clients | runs/s | median ms | p99 ms | max ms | 503s | share 503 | CPU: server | boxes | load generator |");
+    println!("|---|---|---|---|---|---|---|---|---|---|");
+    let pid = server.child.id();
     for clients in [1, 2, 4, 8, 16, 32, 64, 128, 256] {
+        let ((server_before, boxes_before), client_before) = (cpu_of(pid), own_cpu());
         let (rate, t) = scaling_step(&server, clients, opts.seconds).await;
+        let ((server_after, boxes_after), client_after) = (cpu_of(pid), own_cpu());
+        // Shares of the machine's CPU time during the step.
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
+        let share = |d: Duration| d.as_secs_f64() * 100.0 / (opts.seconds as f64 * cores);
         let total = (t.ok + t.busy).max(1);
         println!(
-            "| {clients} | {rate:.0} | {} | {} | {} | {} | {:.0} % |",
+            "| {clients} | {rate:.0} | {} | {} | {} | {} | {:.0} % | {:.0} % | {:.0} % | {:.0} % |",
             ms(percentile(&t.latencies, 50)),
             ms(percentile(&t.latencies, 99)),
             ms(t.latencies.last().copied().unwrap_or_default()),
             t.busy,
-            t.busy as f64 * 100.0 / total as f64
+            t.busy as f64 * 100.0 / total as f64,
+            share(server_after - server_before),
+            share(boxes_after - boxes_before),
+            share(client_after - client_before),
         );
     }
 }
