@@ -73,6 +73,18 @@ fn exec_candidates(program: &OsStr, env: &[(OsString, OsString)]) -> Result<Vec<
         .collect()
 }
 
+/// This process's hard limit of `resource`, which its boxes inherit.
+fn host_hard_limit(resource: u32) -> u64 {
+    // SAFETY: rlimit is plain data, and getrlimit fills the one we pass.
+    unsafe {
+        let mut limit: libc::rlimit = std::mem::zeroed();
+        if libc::getrlimit(resource, &mut limit) != 0 {
+            return u64::MAX;
+        }
+        limit.rlim_max
+    }
+}
+
 fn rlimit(resource: u32, value: u64) -> (libc::c_int, libc::rlimit) {
     (
         resource as libc::c_int,
@@ -164,7 +176,12 @@ fn prepare(ctx: &RunContext<'_>, spec: &RunSpec, fds: [RawFd; 4]) -> Result<Prep
         rlimits: vec![
             rlimit(libc::RLIMIT_CORE, 0),
             rlimit(libc::RLIMIT_FSIZE, limits.file_size_bytes),
-            rlimit(libc::RLIMIT_NOFILE, limits.open_files),
+            // A user namespace cannot raise a hard limit above the host's: beyond
+            // it the run would fail to start, so the host's bounds it.
+            rlimit(
+                libc::RLIMIT_NOFILE,
+                limits.open_files.min(host_hard_limit(libc::RLIMIT_NOFILE)),
+            ),
             rlimit(libc::RLIMIT_STACK, limits.stack_bytes),
             // Second lines behind the cgroup's pids.max and the CPU clock below.
             rlimit(libc::RLIMIT_NPROC, u64::from(limits.max_processes)),

@@ -313,3 +313,24 @@ fn stdout_can_go_to_a_memory_file_bounded_by_the_file_size_limit() {
     assert_ne!(outcome.exit_code, Some(0), "{outcome:?}");
     assert!(file.metadata().unwrap().len() <= 4096);
 }
+
+#[test]
+fn an_open_files_limit_above_the_hosts_is_bounded_by_it() {
+    let sb = sandbox();
+    let mut bx = sb.create_box(&BoxLimits::default()).unwrap();
+    let mut spec = RunSpec::new(["/bin/sh", "-c", "ulimit -Hn"]);
+    spec.limits.open_files = u64::from(u32::MAX);
+    let o = bx.run(&spec).unwrap();
+    assert_eq!(o.exit_code, Some(0), "{o:?}");
+    let mut host = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit fills the struct we pass.
+    unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut host) };
+    let inside: u64 = String::from_utf8_lossy(&o.stdout.bytes)
+        .trim()
+        .parse()
+        .unwrap();
+    assert_eq!(inside, host.rlim_max);
+}

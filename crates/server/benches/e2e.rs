@@ -3,8 +3,9 @@
 //! sandbox, SQLite, `--no-auth`), next to the bare compile+run of the same program with
 //! the same toolchain on the same machine, interleaved run by run. Every compiled
 //! request carries a source of its own (a numbered comment), so the compile cache
-//! misses and the compile really runs; a last column sends the same source again
-//! and again: the compile cache's hit. Run as root:
+//! misses and the compile really runs; "engine" runs the same job on an engine in
+//! this process (no HTTP, no compile cache); a last column sends the same source
+//! again and again: the compile cache's hit. Run as root:
 //! `cargo bench -p codeexec-server --bench e2e [-- --runs N]`.
 
 use std::path::Path;
@@ -13,6 +14,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use codeexec_catalog::{Catalog, Definitions, DetectOptions, Recipe};
+use codeexec_engine::{run_job, sandbox_config_for, Job, JobStatus};
+use codeexec_sandbox::{Sandbox, SandboxConfig};
 use codeexec_server::{build_engine, serve_on, ServerConfig};
 use codeexec_store::{SqliteStore, Store};
 
@@ -157,10 +160,12 @@ async fn main() {
     // The same server without a compile cache: what caching costs a miss.
     let (base_off, stop_off, server_off, _data_off) = start_server(&catalog, 0).await;
     let client = reqwest::Client::new();
+    let sandbox = Sandbox::new(sandbox_config_for(&catalog, SandboxConfig::default()))
+        .expect("a working sandbox (run as root)");
 
     println!("runs per cell: {runs} (compiled languages: fewer, see the n column); ms\n");
-    println!("| language | compiler | n | bare compile+run | GET median | GET p99 | POST median | POST p99 | GET − bare | GET / bare | GET cache off | GET cached compile |");
-    println!("|---|---|---|---|---|---|---|---|---|---|---|---|");
+    println!("| language | compiler | n | bare compile+run | GET median | GET p99 | POST median | POST p99 | GET − bare | GET / bare | GET cache off | engine, no HTTP, no cache | GET cached compile |");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|");
     for language in LANGUAGES {
         if only
             .as_ref()
@@ -169,7 +174,7 @@ async fn main() {
             continue;
         }
         let Ok(recipe) = catalog.resolve(language, None, &[], &[], &[]) else {
-            println!("| {language} | not installed | | | | | | | | | | |");
+            println!("| {language} | not installed | | | | | | | | | | | |");
             continue;
         };
         let template = catalog
@@ -183,7 +188,7 @@ async fn main() {
         };
         let compiled = !recipe.compile.is_empty();
         let (mut b, mut g, mut p, mut c) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
-        let mut off = Vec::new();
+        let (mut off, mut direct) = (Vec::new(), Vec::new());
         let get_from = |base: &str, source: String| {
             let request = client
                 .get(format!("{base}/v1/run"))
@@ -201,7 +206,7 @@ async fn main() {
             // Interpreted languages have nothing to cache: the template every time.
             let source = |k: usize| {
                 if compiled {
-                    numbered(&recipe, &template, 4 * i + k)
+                    numbered(&recipe, &template, 5 * i + k)
                 } else {
                     template.clone()
                 }
@@ -210,6 +215,14 @@ async fn main() {
             let get_t = get(source(1)).await;
             let post_t = post(source(2)).await;
             let off_t = get_from(&base_off, source(3)).await;
+            // The same job straight on an engine in this process: what HTTP adds.
+            let job = Job::new(recipe.clone(), source(4));
+            let direct_t = tokio::task::block_in_place(|| {
+                let started = Instant::now();
+                let result = run_job(&sandbox, &job, &mut |_| {});
+                assert_eq!(result.status, JobStatus::Ok, "{result:?}");
+                started.elapsed()
+            });
             let cached_t = if compiled {
                 Some(get(template.clone()).await)
             } else {
@@ -222,6 +235,7 @@ async fn main() {
                 g.push(get_t);
                 p.push(post_t);
                 off.push(off_t);
+                direct.push(direct_t);
                 c.extend(cached_t);
             }
         }
@@ -232,7 +246,7 @@ async fn main() {
             ms(median(&mut c))
         };
         println!(
-            "| {} | {} | {n} | {} | {} | {} | {} | {} | {:+.1} | {:.2}x | {} | {cached} |",
+            "| {} | {} | {n} | {} | {} | {} | {} | {} | {:+.1} | {:.2}x | {} | {} | {cached} |",
             recipe.language,
             recipe.compiler,
             ms(bm),
@@ -243,6 +257,7 @@ async fn main() {
             (gm.as_secs_f64() - bm.as_secs_f64()) * 1e3,
             gm.as_secs_f64() / bm.as_secs_f64(),
             ms(median(&mut off)),
+            ms(median(&mut direct)),
         );
     }
     for (stop, server) in [(stop, server), (stop_off, server_off)] {
