@@ -86,16 +86,18 @@ impl Server {
     /// Resident set size and its high-water mark, in KiB, from /proc.
     fn memory_kb(&self) -> (u64, u64) {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();
-        let field = |name: &str| {
-            status
-                .lines()
-                .find_map(|l| l.strip_prefix(name))
-                .and_then(|v| v.split_whitespace().next())
-                .and_then(|v| v.parse().ok())
-                .unwrap_or(0)
-        };
-        (field("VmRSS:"), field("VmHWM:"))
+        (status_kb(&status, "VmRSS:"), status_kb(&status, "VmHWM:"))
     }
+}
+
+/// A `Name:   123 kB` field of /proc/<pid>/status, in KiB (0 if absent).
+fn status_kb(status: &str, name: &str) -> u64 {
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(name))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
 }
 
 /// CPU time (user + system) so far of a process itself and of its reaped
@@ -262,13 +264,7 @@ async fn throughput_and_memory(opts: &Options) {
         std::thread::spawn(move || {
             while sampling.load(Ordering::SeqCst) {
                 if let Ok(status) = std::fs::read_to_string(&path) {
-                    let rss = status
-                        .lines()
-                        .find_map(|l| l.strip_prefix("VmRSS:"))
-                        .and_then(|v| v.split_whitespace().next())
-                        .and_then(|v| v.parse().ok())
-                        .unwrap_or(0);
-                    peak.fetch_max(rss, Ordering::SeqCst);
+                    peak.fetch_max(status_kb(&status, "VmRSS:"), Ordering::SeqCst);
                 }
                 std::thread::sleep(Duration::from_millis(20));
             }

@@ -246,9 +246,8 @@ pub(crate) fn run_job_io(
 
     let compile = match cache.as_ref().and_then(|(c, key)| c.get(key)) {
         Some(hit) => match reuse(&mut bx, hit, events) {
-            Ok(Ok(step)) => Some(step),
-            Ok(Err(failed)) => return failed,
-            Err(e) => return JobResult::internal(e, None),
+            Ok(step) => Some(step),
+            Err(ended) => return *ended,
         },
         None => {
             for file in &job.files {
@@ -358,13 +357,13 @@ fn compile_steps(
 }
 
 /// Starts a job from a cached compile: replays the compiler's messages and, if it
-/// succeeded, stages the working directory it left. `Ok(Err(result))` ends the job
-/// (the cached compile failed).
+/// succeeded, stages the working directory it left. `Err` with the job's final
+/// result when the cached compile failed (or staging did).
 fn reuse(
     bx: &mut BoxHandle,
     hit: Arc<Compiled>,
     events: &mut dyn FnMut(Event<'_>),
-) -> Result<Result<StepResult, JobResult>, String> {
+) -> Result<StepResult, Box<JobResult>> {
     let started = Instant::now();
     events(Event::Started(Step::Compile));
     for (stream, bytes) in [
@@ -388,7 +387,12 @@ fn reuse(
                 content,
             } => bx.stage_file(path, &hit.data[content.clone()], *executable),
         };
-        staged.map_err(|e| format!("staging {} from the compile cache: {e}", artefact.path()))?;
+        if let Err(e) = staged {
+            return Err(Box::new(JobResult::internal(
+                format!("staging {} from the compile cache: {e}", artefact.path()),
+                None,
+            )));
+        }
     }
     let step = StepResult {
         // What this job spent: restoring, not compiling.
@@ -399,9 +403,9 @@ fn reuse(
         ..hit.step.clone()
     };
     if step.exit_code == Some(0) {
-        Ok(Ok(step))
+        Ok(step)
     } else {
-        Ok(Err(JobResult {
+        Err(Box::new(JobResult {
             status: JobStatus::CompileError,
             compile: Some(step),
             run: None,

@@ -73,16 +73,20 @@ fn exec_candidates(program: &OsStr, env: &[(OsString, OsString)]) -> Result<Vec<
         .collect()
 }
 
-/// This process's hard limit of `resource`, which its boxes inherit.
-fn host_hard_limit(resource: u32) -> u64 {
-    // SAFETY: rlimit is plain data, and getrlimit fills the one we pass.
-    unsafe {
-        let mut limit: libc::rlimit = std::mem::zeroed();
-        if libc::getrlimit(resource, &mut limit) != 0 {
-            return u64::MAX;
+/// This process's hard limit of open files, which its boxes inherit (read once:
+/// nothing in the service changes it).
+fn host_hard_nofile() -> u64 {
+    static LIMIT: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    *LIMIT.get_or_init(|| {
+        // SAFETY: rlimit is plain data, and getrlimit fills the one we pass.
+        unsafe {
+            let mut limit: libc::rlimit = std::mem::zeroed();
+            if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) != 0 {
+                return u64::MAX;
+            }
+            limit.rlim_max
         }
-        limit.rlim_max
-    }
+    })
 }
 
 fn rlimit(resource: u32, value: u64) -> (libc::c_int, libc::rlimit) {
@@ -180,7 +184,7 @@ fn prepare(ctx: &RunContext<'_>, spec: &RunSpec, fds: [RawFd; 4]) -> Result<Prep
             // it the run would fail to start, so the host's bounds it.
             rlimit(
                 libc::RLIMIT_NOFILE,
-                limits.open_files.min(host_hard_limit(libc::RLIMIT_NOFILE)),
+                limits.open_files.min(host_hard_nofile()),
             ),
             rlimit(libc::RLIMIT_STACK, limits.stack_bytes),
             // Second lines behind the cgroup's pids.max and the CPU clock below.

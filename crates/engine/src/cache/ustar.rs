@@ -152,10 +152,9 @@ fn octal(field: &[u8]) -> Result<u64, ArchiveError> {
     })
 }
 
-/// The header's checksum: the sum of its bytes with the checksum field as spaces.
-fn verify_checksum(header: &[u8]) -> Result<(), ArchiveError> {
-    let stored = octal(&header[148..156])?;
-    let sum: u64 = header
+/// The sum of a header's bytes with its checksum field counted as spaces.
+fn header_sum(header: &[u8]) -> u64 {
+    header
         .iter()
         .enumerate()
         .map(|(i, &b)| {
@@ -165,8 +164,11 @@ fn verify_checksum(header: &[u8]) -> Result<(), ArchiveError> {
                 u64::from(b)
             }
         })
-        .sum();
-    if sum == stored {
+        .sum()
+}
+
+fn verify_checksum(header: &[u8]) -> Result<(), ArchiveError> {
+    if header_sum(header) == octal(&header[148..156])? {
         Ok(())
     } else {
         Err(ArchiveError::Checksum)
@@ -186,19 +188,14 @@ mod tests {
         h[156] = kind;
         h[257..263].copy_from_slice(b"ustar\0");
         h[263..265].copy_from_slice(b"00");
-        let sum: u32 = h
-            .iter()
-            .enumerate()
-            .map(|(i, &b)| {
-                if (148..156).contains(&i) {
-                    32
-                } else {
-                    u32::from(b)
-                }
-            })
-            .sum();
-        h[148..156].copy_from_slice(format!("{sum:06o}\0 ").as_bytes());
+        seal(&mut h);
         h
+    }
+
+    /// Writes the checksum field as GNU tar does.
+    fn seal(h: &mut [u8]) {
+        let sum = header_sum(h);
+        h[148..156].copy_from_slice(format!("{sum:06o}\0 ").as_bytes());
     }
 
     fn file(name: &str, mode: u32, content: &[u8]) -> Vec<u8> {
@@ -279,18 +276,7 @@ mod tests {
         // A size pointing far past the end.
         let mut huge = header("./a", 0o644, 0, b'0');
         huge[124..136].copy_from_slice(b"77777777777\0");
-        let sum: u32 = huge
-            .iter()
-            .enumerate()
-            .map(|(i, &b)| {
-                if (148..156).contains(&i) {
-                    32
-                } else {
-                    u32::from(b)
-                }
-            })
-            .sum();
-        huge[148..156].copy_from_slice(format!("{sum:06o}\0 ").as_bytes());
+        seal(&mut huge);
         assert_eq!(read(&[huge, end()].concat()), Err(ArchiveError::Truncated));
         assert_eq!(read(&[]), Err(ArchiveError::Truncated));
     }
